@@ -1,0 +1,173 @@
+//! How flag keys and variant names become Rust names, and "did you mean" suggestions.
+
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
+
+/// Rust keywords that can be written as raw identifiers (`r#type`).
+const RAW_KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let",
+    "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return",
+    "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use",
+    "virtual", "where", "while", "yield",
+];
+
+/// Keywords that cannot be identifiers even in raw form.
+const FORBIDDEN: &[&str] = &["self", "Self", "super", "crate", "_"];
+
+/// Associated functions that every generated `Flags` type has, so no flag may take their name.
+pub const RESERVED_ACCESSORS: &[&str] = &["init", "reload", "runtime", "stub", "each", "snapshot"];
+
+/// The snake_case function name of a flag key: `product-TASKS-103-comments` →
+/// `product_tasks_103_comments`. Errors say why the key cannot be a Rust name.
+pub fn accessor_name(key: &str) -> Result<String, String> {
+    rust_name(key, &key.to_snake_case())
+}
+
+/// The UpperCamelCase type or variant name of a key: `one_page` → `OnePage`.
+pub fn type_name(key: &str) -> Result<String, String> {
+    rust_name(key, &key.to_upper_camel_case())
+}
+
+/// The environment variable that overrides a flag: prefix + SHOUTY_SNAKE of its accessor.
+pub fn env_var_name(prefix: &str, accessor: &str) -> String {
+    format!("{prefix}{}", accessor.to_shouty_snake_case())
+}
+
+/// Whether a name must be written `r#name` in Rust source.
+pub fn needs_raw(name: &str) -> bool {
+    RAW_KEYWORDS.contains(&name)
+}
+
+fn rust_name(original: &str, converted: &str) -> Result<String, String> {
+    if converted.is_empty() {
+        return Err(format!(
+            "`{original}` has no letters or digits to make a Rust name from"
+        ));
+    }
+    if !converted.is_ascii() {
+        return Err(format!(
+            "`{original}` would become `{converted}`, which is not ASCII; use ASCII letters, digits, `_` or `-`"
+        ));
+    }
+    if !converted.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(format!(
+            "`{original}` would become `{converted}`, which does not start with a letter"
+        ));
+    }
+    if FORBIDDEN.contains(&converted) {
+        return Err(format!(
+            "`{original}` would become `{converted}`, a Rust keyword that cannot be a name"
+        ));
+    }
+    Ok(converted.to_owned())
+}
+
+/// The candidate closest to `input`, if it is close enough to be a likely typo.
+///
+/// Uses optimal string alignment distance (Levenshtein plus transpositions), so `nmae`
+/// suggests `name`; Jaro-Winkler is avoided because flag names share long prefixes. An
+/// abbreviation of three or more characters (`prod`) suggests the name it starts.
+pub fn suggest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let input = input.to_lowercase();
+    candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let lower = candidate.to_lowercase();
+            let distance = strsim::osa_distance(&input, &lower);
+            let allowed = (lower.chars().count().max(input.chars().count()) / 3).max(1);
+            if distance <= allowed {
+                Some((distance, candidate))
+            } else if input.chars().count() >= 3 && lower.starts_with(&input) {
+                // Rank abbreviations after every real typo match.
+                Some((usize::MAX, candidate))
+            } else {
+                None
+            }
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// `; did you mean `x`?` when there is a close candidate, else nothing.
+pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest(input, candidates)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_become_snake_case_accessors() {
+        assert_eq!(
+            accessor_name("product-TASKS-103-comments").unwrap(),
+            "product_tasks_103_comments"
+        );
+        assert_eq!(
+            accessor_name("newFeatureEnabled").unwrap(),
+            "new_feature_enabled"
+        );
+        assert_eq!(accessor_name("type").unwrap(), "type");
+        assert!(needs_raw("type"));
+        assert!(!needs_raw("new_feature_enabled"));
+    }
+
+    #[test]
+    fn keys_that_cannot_be_names_say_why() {
+        assert!(
+            accessor_name("103-comments")
+                .unwrap_err()
+                .contains("start with a letter")
+        );
+        assert!(accessor_name("--").unwrap_err().contains("no letters"));
+        assert!(accessor_name("größe").unwrap_err().contains("ASCII"));
+        assert!(accessor_name("self").unwrap_err().contains("keyword"));
+    }
+
+    #[test]
+    fn variants_become_camel_case() {
+        assert_eq!(type_name("one_page").unwrap(), "OnePage");
+        assert_eq!(type_name("checkout_flow").unwrap(), "CheckoutFlow");
+        assert!(type_name("2x").is_err());
+    }
+
+    #[test]
+    fn env_vars_are_shouty() {
+        assert_eq!(
+            env_var_name("FLAGS_", "new_feature_enabled"),
+            "FLAGS_NEW_FEATURE_ENABLED"
+        );
+    }
+
+    #[test]
+    fn suggestions_catch_typos_but_not_unrelated_names() {
+        let names = [
+            "name",
+            "new_feature_enabled",
+            "new_feature_x_enabled",
+            "checkout_flow",
+        ];
+        assert_eq!(suggest("nmae", names), Some("name"));
+        assert_eq!(
+            suggest("new_feature_enabld", names),
+            Some("new_feature_enabled")
+        );
+        assert_eq!(
+            suggest("new_featur_x_enabled", names),
+            Some("new_feature_x_enabled")
+        );
+        assert_eq!(suggest("checkout", names), Some("checkout_flow"));
+        assert_eq!(
+            suggest("prod", ["development", "production"]),
+            Some("production")
+        );
+        assert_eq!(suggest("ch", names), None);
+        assert_eq!(suggest("zzz", names), None);
+        assert_eq!(
+            did_you_mean("descrption", ["description"]),
+            "; did you mean `description`?"
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! The text of a file being read, and positions in it.
+
+use std::ops::Range;
+
+/// A file's display name and text, so positions can be shown as `name:line:column`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    name: String,
+    text: String,
+}
+
+/// A one-based line and column (columns count characters, not bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// Line number, starting at 1.
+    pub line: usize,
+    /// Column number in characters, starting at 1.
+    pub column: usize,
+}
+
+impl SourceFile {
+    /// A file named `name` (shown in messages as given) holding `text`.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    /// The name shown in messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The whole text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The line and column of a byte offset (clamped to the text).
+    pub fn location(&self, offset: usize) -> Location {
+        let offset = self.floor_boundary(offset);
+        let before = &self.text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Location {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+
+    /// The text of a one-based line, without its line ending.
+    pub fn line_text(&self, line: usize) -> &str {
+        self.text
+            .split('\n')
+            .nth(line.saturating_sub(1))
+            .map_or("", |l| l.strip_suffix('\r').unwrap_or(l))
+    }
+
+    /// The byte range of the line holding `offset`, without its line ending.
+    pub(crate) fn line_range(&self, offset: usize) -> Range<usize> {
+        let offset = self.floor_boundary(offset);
+        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
+        let end = if self.text[start..end].ends_with('\r') {
+            end - 1
+        } else {
+            end
+        };
+        start..end
+    }
+
+    fn floor_boundary(&self, offset: usize) -> usize {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_one_based_and_count_characters() {
+        let file = SourceFile::new("f.toml", "a = 1\nbé = \"x\"\r\nc = 2");
+        assert_eq!(file.location(0), Location { line: 1, column: 1 });
+        let x = file.text().find('"').unwrap();
+        assert_eq!(file.location(x), Location { line: 2, column: 6 });
+        assert_eq!(file.line_text(2), "bé = \"x\"");
+        assert_eq!(file.location(10_000), Location { line: 3, column: 6 });
+        assert_eq!(&file.text()[file.line_range(x)], "bé = \"x\"");
+    }
+}
