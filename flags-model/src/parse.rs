@@ -614,12 +614,7 @@ impl Reader {
         }
     }
 
-    fn string<'a>(
-        &mut self,
-        table: &'a DeTable<'_>,
-        key: &str,
-        context: &str,
-    ) -> Option<Spanned<String>> {
+    fn string(&mut self, table: &DeTable<'_>, key: &str, context: &str) -> Option<Spanned<String>> {
         let (_, value) = table.get_key_value(key)?;
         match value.get_ref() {
             DeValue::String(s) => Some(Spanned::new(value.span(), s.to_string())),

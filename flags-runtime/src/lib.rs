@@ -1,1 +1,43 @@
-//! placeholder
+//! The run-time side of the `flags` toolkit.
+//!
+//! Use it through the `flags` crate: `flags::declare!()` generates a `Flags` type whose
+//! accessors read from a [`Runtime`]. This crate chooses the environment, applies
+//! overrides, publishes each flag's value so that a check is a single atomic load, swaps
+//! whole configurations on reload, and keeps test stubs to the thread that set them.
+//!
+//! Resolution, highest first: test stub, programmatic override, environment variable,
+//! overrides file, `flags.toml`'s value for the environment, `flags.toml`'s `default`.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod registry;
+mod report;
+mod runtime;
+mod slot;
+mod snapshot;
+mod sources;
+mod stub;
+
+pub use flags_model::{Catalog, Date, Environments, Flag, FlagType, Input, TypeError, Value};
+pub use report::{FeatureDisabled, InitError, OverrideError, Problem, Report};
+pub use runtime::{FlagInfo, Runtime};
+pub use snapshot::Snapshot;
+pub use sources::{Origin, ProcessVars, Vars};
+pub use stub::{Scoped, StubGuard, StubScope};
+
+/// Items the generated code uses. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registry::{Registry, Slots};
+    pub use crate::runtime::{Descriptor, FlagDescriptor, StaticValue};
+    pub use flags_model::Value;
+    pub use std::sync::Arc;
+
+    /// The stub value of a variant.
+    pub fn variant(index: u32, name: &'static str) -> Value {
+        Value::Variant {
+            index,
+            name: name.into(),
+        }
+    }
+}

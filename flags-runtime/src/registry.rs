@@ -1,0 +1,109 @@
+//! The statics the macro generates for each `Flags` type, and the checks it inlines.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flags_model::Value;
+
+use crate::runtime::{Descriptor, Runtime};
+use crate::slot::{FAST, FAST_MASK, UNINIT, payload_bool, payload_int, payload_variant};
+use crate::sources::Vars;
+use crate::stub::StubGuard;
+
+/// One published word per flag.
+pub struct Slots<const N: usize>([AtomicU64; N]);
+
+impl<const N: usize> Slots<N> {
+    /// Words for `N` flags, before the runtime starts.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self([const { AtomicU64::new(UNINIT) }; N])
+    }
+}
+
+/// A generated `Flags` type's runtime and published values. Checks are inlined into the
+/// caller and compile to one relaxed load and a compare; anything else goes out of line.
+pub struct Registry<const N: usize> {
+    slots: &'static Slots<N>,
+    runtime: Runtime,
+}
+
+impl<const N: usize> Registry<N> {
+    /// The registry for `descriptor`'s flags, publishing into `slots`.
+    pub const fn new(slots: &'static Slots<N>, descriptor: &'static Descriptor) -> Self {
+        Self {
+            slots,
+            runtime: Runtime::new(descriptor, &slots.0),
+        }
+    }
+
+    /// Like [`Registry::new`], reading environment variables from `vars` instead of the
+    /// process's (for tests and benchmarks).
+    pub const fn with_vars(
+        slots: &'static Slots<N>,
+        descriptor: &'static Descriptor,
+        vars: &'static dyn Vars,
+    ) -> Self {
+        Self {
+            slots,
+            runtime: Runtime::with_vars(descriptor, &slots.0, vars),
+        }
+    }
+
+    /// The runtime.
+    #[inline]
+    pub fn runtime(&'static self) -> &'static Runtime {
+        &self.runtime
+    }
+
+    /// Whether bool flag `index` is on.
+    #[inline(always)]
+    pub fn bool(&'static self, index: usize) -> bool {
+        self.check(index, payload_bool, Runtime::read_bool)
+    }
+
+    /// Integer flag `index`.
+    #[inline(always)]
+    pub fn int(&'static self, index: usize) -> i64 {
+        self.check(index, payload_int, Runtime::read_int)
+    }
+
+    /// The variant index of variant flag `index`.
+    #[inline(always)]
+    pub fn variant(&'static self, index: usize) -> u32 {
+        self.check(index, payload_variant, Runtime::read_variant)
+    }
+
+    /// The one fast path: the published word answers, or the runtime does out of line.
+    #[inline(always)]
+    fn check<T>(
+        &'static self,
+        index: usize,
+        decode: fn(u64) -> T,
+        slow: fn(&'static Runtime, usize) -> T,
+    ) -> T {
+        let word = self.slots.0[index].load(Ordering::Relaxed);
+        if word & FAST_MASK == FAST {
+            decode(word)
+        } else {
+            slow(&self.runtime, index)
+        }
+    }
+
+    /// Float flag `index` (read from the current configuration).
+    #[inline]
+    pub fn float(&'static self, index: usize) -> f64 {
+        self.runtime.read_float(index)
+    }
+
+    /// String flag `index` (read from the current configuration).
+    #[inline]
+    pub fn string(&'static self, index: usize) -> Arc<str> {
+        self.runtime.read_string(index)
+    }
+
+    /// A stub of flag `index` for the current thread.
+    pub fn stub(&'static self, index: usize, value: Value) -> StubGuard {
+        self.runtime.stub(index, value)
+    }
+}

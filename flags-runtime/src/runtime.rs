@@ -1,0 +1,673 @@
+//! The runtime behind one generated `Flags` type: it starts on first use (or at
+//! [`Runtime::init`]), resolves every flag, publishes the results for one-load checks, and
+//! rebuilds the whole configuration on [`Runtime::reload`] or an override change.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use arc_swap::ArcSwap;
+use flags_model::{Catalog, Flag, Input, SourceFile, Value};
+
+use crate::report::{InitError, OverrideError, Problem, Report};
+use crate::slot::{self, STUBBED, TAG_MASK};
+use crate::snapshot::{Resolution, Snapshot};
+use crate::sources::{
+    EnvVarSource, Layer, Loaded, Origin, OverridesFileSource, ProcessVars, Source, Vars,
+};
+use crate::stub::{self, StubGuard};
+
+/// What the macro knows about the flags it generated code for.
+#[derive(Debug)]
+pub struct Descriptor {
+    /// The path of `flags.toml` as shown in messages.
+    pub path: &'static str,
+    /// The text of `flags.toml` the code was generated from.
+    pub source: &'static str,
+    /// The flags, in the order of their indexes.
+    pub flags: &'static [FlagDescriptor],
+}
+
+/// One flag as the macro saw it.
+#[derive(Debug)]
+pub struct FlagDescriptor {
+    /// Its key in `flags.toml`.
+    pub key: &'static str,
+    /// Its `default`: served if all else fails.
+    pub default: StaticValue,
+}
+
+/// A flag value known at compile time.
+#[derive(Clone, Copy, Debug)]
+pub enum StaticValue {
+    /// A bool.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(&'static str),
+    /// A variant: its index and name.
+    Variant(u32, &'static str),
+}
+
+impl StaticValue {
+    fn to_value(self) -> Value {
+        match self {
+            StaticValue::Bool(b) => Value::Bool(b),
+            StaticValue::Int(i) => Value::Int(i),
+            StaticValue::Float(f) => Value::Float(f),
+            StaticValue::Str(s) => Value::String(s.into()),
+            StaticValue::Variant(index, name) => Value::Variant {
+                index,
+                name: name.into(),
+            },
+        }
+    }
+}
+
+/// The current value and origin of a flag, with its declaration.
+#[derive(Clone, Debug)]
+pub struct FlagInfo {
+    flag: &'static Flag,
+    value: Value,
+    origin: Origin,
+}
+
+impl FlagInfo {
+    /// The declaration: key, description, owner, ticket, expiry, type, per-environment values.
+    pub fn flag(&self) -> &'static Flag {
+        self.flag
+    }
+
+    /// The value now in force (in the current thread, stubs included).
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// Which source decided it.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+}
+
+/// The run-time side of one `flags.toml`: reached through the generated
+/// `Flags::runtime()`.
+pub struct Runtime {
+    descriptor: &'static Descriptor,
+    slots: &'static [AtomicU64],
+    vars: &'static dyn Vars,
+    state: OnceLock<State>,
+    stub_counts: Mutex<Vec<u32>>,
+    explicit_init: AtomicBool,
+}
+
+struct State {
+    catalog: Catalog,
+    consistent: bool,
+    current: ArcSwap<Resolution>,
+    writer: Mutex<Writer>,
+}
+
+/// Everything needed to build the next configuration; one writer at a time.
+struct Writer {
+    /// Whether the catalog matches the compiled flags (it always does unless the program
+    /// was built inconsistently); when it does not, only defaults are served.
+    consistent: bool,
+    sources: Vec<SourceState>,
+    programmatic: Layer,
+    environment: Option<usize>,
+    environment_error: Option<InitError>,
+    problems: Arc<[Problem]>,
+    generation: u64,
+}
+
+struct SourceState {
+    source: Box<dyn Source>,
+    last_good: Layer,
+}
+
+impl Runtime {
+    /// A runtime for the flags in `descriptor`, publishing into `slots` (one per flag).
+    pub const fn new(descriptor: &'static Descriptor, slots: &'static [AtomicU64]) -> Self {
+        Self::with_vars(descriptor, slots, &ProcessVars)
+    }
+
+    /// Like [`Runtime::new`], reading environment variables from `vars`.
+    pub const fn with_vars(
+        descriptor: &'static Descriptor,
+        slots: &'static [AtomicU64],
+        vars: &'static dyn Vars,
+    ) -> Self {
+        Self {
+            descriptor,
+            slots,
+            vars,
+            state: OnceLock::new(),
+            stub_counts: Mutex::new(Vec::new()),
+            explicit_init: AtomicBool::new(false),
+        }
+    }
+
+    /// Starts the runtime now rather than at the first flag check, and says how that went.
+    ///
+    /// An unknown or missing environment is an error: the runtime then serves each flag's
+    /// `default` (plus overrides) until the environment variable is fixed and
+    /// [`Runtime::reload`] is called. Other problems (a bad override) are in the report; they
+    /// never stop the runtime. Started lazily instead, the runtime prints the same problems to
+    /// standard error once, and logs them with `tracing`.
+    pub fn init(&'static self) -> Result<Report, InitError> {
+        self.explicit_init.store(true, Ordering::SeqCst);
+        let resolution = self.state().current.load();
+        match &resolution.environment_error {
+            Some(error) if resolution.environment.is_none() => Err(error.clone()),
+            _ => Ok(self.report_of(&resolution)),
+        }
+    }
+
+    /// Re-reads the environment variables and the overrides file, and swaps in the new
+    /// configuration whole. Readers never wait: they see the old configuration or the new
+    /// one. What a source gets wrong is reported; its last good values stay.
+    pub fn reload(&'static self) -> Report {
+        let state = self.state();
+        let mut writer = lock(&state.writer);
+        let resolution = writer.refresh(self, &state.catalog, true);
+        let report = self.report_of(&resolution);
+        self.publish(&state.current, resolution);
+        report
+    }
+
+    /// The problems of the configuration now in force.
+    pub fn report(&'static self) -> Report {
+        self.report_of(&self.state().current.load())
+    }
+
+    /// The environment in use, if one could be chosen.
+    pub fn environment(&'static self) -> Option<&'static str> {
+        let index = self.state().current.load().environment?;
+        self.catalog()
+            .environments()
+            .names()
+            .get(index)
+            .map(String::as_str)
+    }
+
+    /// Everything `flags.toml` declares.
+    pub fn catalog(&'static self) -> &'static Catalog {
+        &self.state().catalog
+    }
+
+    /// Every flag with its declaration, current value and origin.
+    pub fn flags(&'static self) -> Vec<FlagInfo> {
+        let snapshot = self.snapshot();
+        (0..self.catalog().flags().len())
+            .filter_map(|index| self.info(&snapshot, index))
+            .collect()
+    }
+
+    /// One flag (by key or accessor name) with its current value and origin: the answer to
+    /// "why is this flag on?".
+    pub fn explain(&'static self, name: &str) -> Option<FlagInfo> {
+        let (index, _) = self.catalog().find(name)?;
+        self.info(&self.snapshot(), index)
+    }
+
+    /// The configuration now in force, held still for consistent reads of several flags.
+    pub fn snapshot(&'static self) -> Snapshot {
+        Snapshot {
+            runtime: self,
+            resolution: self.state().current.load_full(),
+        }
+    }
+
+    /// Overrides a flag for the whole process (above environment variables and the overrides
+    /// file; below test stubs). The value is checked against the flag's type; a refused value
+    /// changes nothing.
+    pub fn set_override(
+        &'static self,
+        name: &str,
+        value: impl Into<Input>,
+    ) -> Result<(), OverrideError> {
+        let (index, flag) = self.find(name)?;
+        let value =
+            flag.flag_type()
+                .accept(value.into())
+                .map_err(|error| OverrideError::WrongType {
+                    flag: flag.key().to_owned(),
+                    error,
+                })?;
+        self.change_programmatic(|layer| layer.set(index, value, Origin::Programmatic));
+        Ok(())
+    }
+
+    /// Removes a programmatic override.
+    pub fn clear_override(&'static self, name: &str) -> Result<(), OverrideError> {
+        let (index, _) = self.find(name)?;
+        self.change_programmatic(|layer| layer.clear(index));
+        Ok(())
+    }
+
+    /// Removes every programmatic override.
+    pub fn clear_overrides(&'static self) {
+        self.change_programmatic(Layer::clear_all);
+    }
+
+    /// A test stub for flag `index` in the current thread. Used by the generated
+    /// `Flags::stub()`, which checks the value's type at compile time.
+    #[doc(hidden)]
+    pub fn stub(&'static self, index: usize, value: Value) -> StubGuard {
+        stub::create(self, index, value)
+    }
+
+    fn find(&'static self, name: &str) -> Result<(usize, &'static Flag), OverrideError> {
+        let catalog = self.catalog();
+        catalog
+            .find(name)
+            .ok_or_else(|| OverrideError::UnknownFlag {
+                name: name.to_owned(),
+                suggestion: catalog.suggest(name).map(str::to_owned),
+            })
+    }
+
+    fn change_programmatic(&'static self, change: impl FnOnce(&mut Layer)) {
+        let state = self.state();
+        let mut writer = lock(&state.writer);
+        change(&mut writer.programmatic);
+        let resolution = writer.refresh(self, &state.catalog, false);
+        self.publish(&state.current, resolution);
+    }
+
+    fn info(&'static self, snapshot: &Snapshot, index: usize) -> Option<FlagInfo> {
+        if !self.state().consistent {
+            return None;
+        }
+        let flag = self.catalog().flags().get(index)?;
+        let (value, origin) = snapshot.get(index);
+        Some(FlagInfo {
+            flag,
+            value,
+            origin,
+        })
+    }
+
+    fn report_of(&'static self, resolution: &Resolution) -> Report {
+        let catalog = self.state().catalog.environments();
+        Report {
+            environment: resolution
+                .environment
+                .and_then(|index| catalog.names().get(index).cloned()),
+            problems: resolution.problems.to_vec(),
+        }
+    }
+
+    fn state(&'static self) -> &'static State {
+        self.state.get_or_init(|| self.start())
+    }
+
+    fn start(&'static self) -> State {
+        let descriptor = self.descriptor;
+        let parsed = flags_model::parse(&SourceFile::new(descriptor.path, descriptor.source));
+        let consistent = parsed.diagnostics.is_empty()
+            && parsed.catalog.flags().len() == descriptor.flags.len()
+            && self.slots.len() == descriptor.flags.len()
+            && parsed
+                .catalog
+                .flags()
+                .iter()
+                .zip(descriptor.flags)
+                .all(|(flag, compiled)| flag.key() == compiled.key);
+        let sources: Vec<Box<dyn Source>> = if consistent {
+            vec![Box::new(EnvVarSource), Box::new(OverridesFileSource)]
+        } else {
+            Vec::new()
+        };
+        let mut writer = Writer {
+            consistent,
+            sources: sources
+                .into_iter()
+                .map(|source| SourceState {
+                    source,
+                    last_good: Layer::new(descriptor.flags.len()),
+                })
+                .collect(),
+            programmatic: Layer::new(descriptor.flags.len()),
+            environment: None,
+            environment_error: None,
+            problems: Arc::new([]),
+            generation: 0,
+        };
+        let resolution = writer.refresh(self, &parsed.catalog, true);
+        if !self.explicit_init.load(Ordering::SeqCst) {
+            // Nobody asked for this report: make sure it is seen even without a subscriber.
+            for problem in resolution.problems.iter() {
+                eprintln!("flags: {problem}");
+            }
+        }
+        let resolution = Arc::new(resolution);
+        self.publish_slots(&resolution);
+        State {
+            catalog: parsed.catalog,
+            consistent,
+            current: ArcSwap::new(resolution),
+            writer: Mutex::new(writer),
+        }
+    }
+
+    fn publish(&self, current: &ArcSwap<Resolution>, resolution: Resolution) {
+        let resolution = Arc::new(resolution);
+        current.store(Arc::clone(&resolution));
+        self.publish_slots(&resolution);
+    }
+
+    fn publish_slots(&self, resolution: &Resolution) {
+        for (slot, value) in self.slots.iter().zip(resolution.values.iter()) {
+            let word = slot::encode(value);
+            // Keep the stubbed mark, which stub guards set and clear concurrently.
+            let _ = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
+                Some(word | (old & STUBBED))
+            });
+        }
+    }
+
+    /// The compiled default of flag `index`.
+    pub(crate) fn default_value(&self, index: usize) -> Value {
+        self.descriptor
+            .flags
+            .get(index)
+            .map_or(Value::Bool(false), |flag| flag.default.to_value())
+    }
+
+    pub(crate) fn stub_acquired(&self, index: usize) {
+        let mut counts = lock(&self.stub_counts);
+        counts.resize(self.slots.len(), 0);
+        if let (Some(count), Some(slot)) = (counts.get_mut(index), self.slots.get(index)) {
+            *count += 1;
+            if *count == 1 {
+                slot.fetch_or(STUBBED, Ordering::SeqCst);
+            }
+        }
+    }
+
+    pub(crate) fn stub_released(&self, index: usize) {
+        let mut counts = lock(&self.stub_counts);
+        if let (Some(count), Some(slot)) = (counts.get_mut(index), self.slots.get(index)) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                slot.fetch_and(!STUBBED, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// The value of flag `index` when the fast path cannot answer: before the runtime has
+    /// started, while a stub for the flag exists in some thread, or for values that do not
+    /// fit in the published word.
+    #[cold]
+    #[inline(never)]
+    fn read(&'static self, index: usize) -> Read {
+        let Some(slot) = self.slots.get(index) else {
+            return Read::Value(self.default_value(index));
+        };
+        let mut word = slot.load(Ordering::Acquire);
+        if word & TAG_MASK == slot::UNINIT {
+            self.state();
+            word = slot.load(Ordering::Acquire);
+        }
+        if word & STUBBED != 0 {
+            if let Some(value) = stub::lookup(self, index) {
+                return Read::Value(value);
+            }
+        }
+        if word & TAG_MASK == slot::INLINE {
+            return Read::Word(word);
+        }
+        let resolution = self.state().current.load();
+        Read::Value(
+            resolution
+                .values
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| self.default_value(index)),
+        )
+    }
+
+    /// Slow path of a bool check.
+    #[doc(hidden)]
+    pub fn read_bool(&'static self, index: usize) -> bool {
+        match self.read(index) {
+            Read::Word(word) => slot::payload_bool(word),
+            Read::Value(Value::Bool(b)) => b,
+            Read::Value(_) => matches!(self.default_value(index), Value::Bool(true)),
+        }
+    }
+
+    /// Slow path of an integer check.
+    #[doc(hidden)]
+    pub fn read_int(&'static self, index: usize) -> i64 {
+        match self.read(index) {
+            Read::Word(word) => slot::payload_int(word),
+            Read::Value(Value::Int(i)) => i,
+            Read::Value(_) => match self.default_value(index) {
+                Value::Int(i) => i,
+                _ => 0,
+            },
+        }
+    }
+
+    /// Slow path of a variant check: the variant's index.
+    #[doc(hidden)]
+    pub fn read_variant(&'static self, index: usize) -> u32 {
+        match self.read(index) {
+            Read::Word(word) => slot::payload_variant(word),
+            Read::Value(Value::Variant { index, .. }) => index,
+            Read::Value(_) => match self.default_value(index) {
+                Value::Variant { index, .. } => index,
+                _ => 0,
+            },
+        }
+    }
+
+    /// A float flag's value.
+    #[doc(hidden)]
+    pub fn read_float(&'static self, index: usize) -> f64 {
+        match self.read(index) {
+            Read::Value(Value::Float(f)) => f,
+            _ => match self.default_value(index) {
+                Value::Float(f) => f,
+                _ => 0.0,
+            },
+        }
+    }
+
+    /// A string flag's value.
+    #[doc(hidden)]
+    pub fn read_string(&'static self, index: usize) -> Arc<str> {
+        match self.read(index) {
+            Read::Value(Value::String(s)) => s,
+            _ => match self.default_value(index) {
+                Value::String(s) => s,
+                _ => Arc::from(""),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("flags_toml", &self.descriptor.path)
+            .field("started", &self.state.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+enum Read {
+    Word(u64),
+    Value(Value),
+}
+
+impl Writer {
+    /// Builds the next configuration; with `reread`, first reads the environment and every
+    /// source again.
+    fn refresh(&mut self, runtime: &Runtime, catalog: &Catalog, reread: bool) -> Resolution {
+        if reread && self.consistent {
+            self.reread(catalog, runtime.vars);
+        } else if reread {
+            self.problems = Arc::new([Problem::new(
+                runtime.descriptor.path,
+                None,
+                "the flags compiled into this program do not match the flags.toml embedded in it; \
+                 every flag serves its compiled default. Rebuild the program.",
+            )]);
+        }
+        self.generation += 1;
+        let flags = runtime.descriptor.flags.len();
+        let mut values = Vec::with_capacity(flags);
+        let mut origins = Vec::with_capacity(flags);
+        for index in 0..flags {
+            let (value, origin) = self.resolve(runtime, catalog, index);
+            values.push(value);
+            origins.push(origin);
+        }
+        Resolution {
+            generation: self.generation,
+            environment: self.environment,
+            environment_error: self.environment_error.clone(),
+            values: values.into(),
+            origins: origins.into(),
+            problems: Arc::clone(&self.problems),
+        }
+    }
+
+    /// Highest first: programmatic override, each source's last good value, flags.toml's
+    /// value for the environment, its default.
+    fn resolve(&self, runtime: &Runtime, catalog: &Catalog, index: usize) -> (Value, Origin) {
+        let flag = match catalog.flags().get(index) {
+            Some(flag) if self.consistent => flag,
+            _ => return (runtime.default_value(index), Origin::Default),
+        };
+        let layers =
+            std::iter::once(&self.programmatic).chain(self.sources.iter().map(|s| &s.last_good));
+        for layer in layers {
+            if let Some((value, origin)) = layer.get(index) {
+                return (value.clone(), origin.clone());
+            }
+        }
+        match self
+            .environment
+            .and_then(|e| Some((e, flag.environment_value(e)?)))
+        {
+            Some((environment, value)) => {
+                let name = catalog.environments().names()[environment].clone();
+                (value.clone(), Origin::Environment(name))
+            }
+            None => (flag.default().clone(), Origin::Default),
+        }
+    }
+
+    fn reread(&mut self, catalog: &Catalog, vars: &dyn Vars) {
+        let mut problems = Vec::new();
+        match select_environment(catalog, vars) {
+            Ok(environment) => {
+                self.environment = environment;
+                self.environment_error = None;
+            }
+            Err(error) => {
+                let consequence = match self.environment {
+                    Some(kept) => format!(
+                        "keeping environment `{}`",
+                        catalog.environments().names()[kept]
+                    ),
+                    None => "every flag uses its default, plus overrides".to_owned(),
+                };
+                problems.push(Problem::new(
+                    format!("environment variable {}", catalog.environments().variable()),
+                    None,
+                    format!("{error}; {consequence}"),
+                ));
+                self.environment_error = Some(error);
+            }
+        }
+        for source in &mut self.sources {
+            match source.source.load(catalog, self.environment, vars) {
+                Loaded::Values {
+                    mut layer,
+                    rejected,
+                } => {
+                    for (flag, problem) in rejected {
+                        let kept = flag
+                            .and_then(|index| Some((index, source.last_good.get(index)?.clone())));
+                        let consequence = match kept {
+                            Some((index, (value, origin))) => {
+                                let text = format!("keeping its previous value `{value}`");
+                                layer.set(index, value, origin);
+                                text
+                            }
+                            None if flag.is_some() => "it is ignored".to_owned(),
+                            None => String::new(),
+                        };
+                        problems.push(with_consequence(problem, &consequence));
+                    }
+                    source.last_good = layer;
+                }
+                Loaded::Failed(failures) => {
+                    problems.extend(failures.into_iter().map(|p| {
+                        with_consequence(p, "the source's last good values stay in force")
+                    }));
+                }
+            }
+        }
+        for problem in &problems {
+            tracing::warn!(
+                source = problem.source(),
+                flag = problem.flag(),
+                "{}",
+                problem.message()
+            );
+        }
+        self.problems = problems.into();
+    }
+}
+
+fn with_consequence(problem: Problem, consequence: &str) -> Problem {
+    if consequence.is_empty() {
+        return problem;
+    }
+    let message = format!("{}; {consequence}", problem.message());
+    Problem::new(problem.source(), problem.flag(), message)
+}
+
+/// The environment named by the selecting variable, or the default when it is unset or empty.
+fn select_environment(catalog: &Catalog, vars: &dyn Vars) -> Result<Option<usize>, InitError> {
+    let environments = catalog.environments();
+    let variable = environments.variable().to_owned();
+    let allowed = || environments.names().to_vec();
+    match vars.get(&variable) {
+        Some(Ok(value)) if !value.is_empty() => match environments.position(&value) {
+            Some(index) => Ok(Some(index)),
+            None => Err(InitError::UnknownEnvironment {
+                variable,
+                value,
+                allowed: allowed(),
+            }),
+        },
+        Some(Err(why)) => Err(InitError::UnknownEnvironment {
+            variable,
+            value: why,
+            allowed: allowed(),
+        }),
+        _ => match environments.default() {
+            Some(index) => Ok(Some(index)),
+            None => Err(InitError::MissingEnvironment {
+                variable,
+                allowed: allowed(),
+            }),
+        },
+    }
+}
+
+/// Locks a mutex, recovering from a panic elsewhere: the guarded data is always left whole.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

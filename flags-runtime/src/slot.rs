@@ -1,0 +1,96 @@
+//! The word each flag's current value is published in, so that a flag check is one load.
+//!
+//! ```text
+//! bit 63 ............ 16 | 15 .. 3 | 2       | 1 0
+//!     payload (48 bits)  | unused  | STUBBED | tag
+//! ```
+//!
+//! The tag says whether the payload holds the value (bools, variant indexes and integers
+//! that fit in 48 bits), or the value must be read from the snapshot (floats, strings,
+//! large integers), or the runtime has not started yet. `STUBBED` is set while any thread
+//! has a test stub for the flag; only then does a check look at thread-local stubs.
+
+use flags_model::Value;
+
+pub(crate) const TAG_MASK: u64 = 0b11;
+pub(crate) const UNINIT: u64 = 0;
+pub(crate) const INLINE: u64 = 1;
+pub(crate) const INDIRECT: u64 = 2;
+pub(crate) const STUBBED: u64 = 0b100;
+/// The bits a check compares against [`INLINE`] to take the fast path.
+pub const FAST_MASK: u64 = TAG_MASK | STUBBED;
+/// A word whose `FAST_MASK` bits equal this holds its value in the payload.
+pub const FAST: u64 = INLINE;
+const PAYLOAD_SHIFT: u32 = 16;
+const PAYLOAD_BITS: u32 = 64 - PAYLOAD_SHIFT;
+
+/// The word for a value, without the `STUBBED` bit.
+pub(crate) fn encode(value: &Value) -> u64 {
+    let inline = |payload: u64| (payload << PAYLOAD_SHIFT) | INLINE;
+    match value {
+        Value::Bool(b) => inline(u64::from(*b)),
+        Value::Variant { index, .. } => inline(u64::from(*index)),
+        Value::Int(i) if fits_payload(*i) => inline(*i as u64),
+        Value::Int(_) | Value::Float(_) | Value::String(_) => INDIRECT,
+    }
+}
+
+fn fits_payload(i: i64) -> bool {
+    let limit = 1i64 << (PAYLOAD_BITS - 1);
+    (-limit..limit).contains(&i)
+}
+
+/// The payload as a bool.
+#[inline(always)]
+pub const fn payload_bool(word: u64) -> bool {
+    word >> PAYLOAD_SHIFT != 0
+}
+
+/// The payload as a sign-extended integer.
+#[inline(always)]
+pub const fn payload_int(word: u64) -> i64 {
+    (word as i64) >> PAYLOAD_SHIFT
+}
+
+/// The payload as a variant index.
+#[inline(always)]
+pub const fn payload_variant(word: u64) -> u32 {
+    (word >> PAYLOAD_SHIFT) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_values_round_trip() {
+        let bool_word = encode(&Value::Bool(true));
+        assert_eq!(bool_word & FAST_MASK, FAST);
+        assert!(payload_bool(bool_word));
+        assert!(!payload_bool(encode(&Value::Bool(false))));
+        for i in [0, 1, -1, 42, -(1 << 47), (1 << 47) - 1] {
+            let word = encode(&Value::Int(i));
+            assert_eq!(word & FAST_MASK, FAST, "{i}");
+            assert_eq!(payload_int(word), i);
+        }
+        let word = encode(&Value::Variant {
+            index: 2,
+            name: "express".into(),
+        });
+        assert_eq!(payload_variant(word), 2);
+    }
+
+    #[test]
+    fn large_and_unboxable_values_go_to_the_snapshot() {
+        assert_eq!(encode(&Value::Int(1 << 47)), INDIRECT);
+        assert_eq!(encode(&Value::Int(i64::MIN)), INDIRECT);
+        assert_eq!(encode(&Value::Float(1.0)), INDIRECT);
+        assert_eq!(encode(&Value::String("x".into())), INDIRECT);
+    }
+
+    #[test]
+    fn a_stubbed_word_leaves_the_fast_path() {
+        assert_ne!((encode(&Value::Bool(true)) | STUBBED) & FAST_MASK, FAST);
+        assert_ne!(UNINIT & FAST_MASK, FAST);
+    }
+}

@@ -1,0 +1,206 @@
+//! Test stubs: per-thread flag values that no other test can see.
+//!
+//! A stub lives in the thread that made it, until its guard is dropped (at the end of the
+//! test, or while a panic unwinds). Threads and tasks started by the test do not inherit it;
+//! carry stubs into them with [`StubScope`].
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use flags_model::Value;
+
+use crate::runtime::Runtime;
+
+/// One stubbed value. While any `Arc` to it exists, its flag is marked as stubbed so that
+/// checks look here; dropping the last one clears the mark.
+pub(crate) struct StubLayer {
+    runtime: &'static Runtime,
+    index: usize,
+    value: Value,
+}
+
+impl Drop for StubLayer {
+    fn drop(&mut self) {
+        self.runtime.stub_released(self.index);
+    }
+}
+
+thread_local! {
+    /// The stubs visible in this thread, newest last.
+    static ACTIVE: RefCell<Vec<Arc<StubLayer>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The value of a stub for flag `index` of `runtime` in this thread, if any.
+pub(crate) fn lookup(runtime: &Runtime, index: usize) -> Option<Value> {
+    ACTIVE
+        .try_with(|active| {
+            active
+                .borrow()
+                .iter()
+                .rev()
+                .find(|layer| std::ptr::eq(layer.runtime, runtime) && layer.index == index)
+                .map(|layer| layer.value.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+pub(crate) fn create(runtime: &'static Runtime, index: usize, value: Value) -> StubGuard {
+    runtime.stub_acquired(index);
+    let layer = Arc::new(StubLayer {
+        runtime,
+        index,
+        value,
+    });
+    StubGuard::enter(vec![layer])
+}
+
+/// Keeps stubs active in this thread until dropped.
+///
+/// Made by the generated `Flags::stub()` builder. It cannot be sent to another thread,
+/// because the stubs belong to the thread that made them; use [`StubScope`] to carry them.
+#[must_use = "the stub ends when this guard is dropped; bind it with `let _guard = ...`"]
+pub struct StubGuard {
+    layers: Vec<Arc<StubLayer>>,
+    _this_thread_only: PhantomData<*const ()>,
+}
+
+impl StubGuard {
+    /// A guard holding no stub.
+    pub fn empty() -> Self {
+        Self {
+            layers: Vec::new(),
+            _this_thread_only: PhantomData,
+        }
+    }
+
+    /// Moves `other`'s stubs into this guard, so that both end together.
+    pub fn merge(&mut self, mut other: StubGuard) {
+        self.layers.append(&mut other.layers);
+    }
+
+    fn enter(layers: Vec<Arc<StubLayer>>) -> Self {
+        let _ = ACTIVE.try_with(|active| active.borrow_mut().extend(layers.iter().cloned()));
+        Self {
+            layers,
+            _this_thread_only: PhantomData,
+        }
+    }
+}
+
+impl Drop for StubGuard {
+    fn drop(&mut self) {
+        let mut removed = Vec::with_capacity(self.layers.len());
+        let _ = ACTIVE.try_with(|active| {
+            let mut active = active.borrow_mut();
+            for layer in &self.layers {
+                if let Some(position) = active.iter().rposition(|a| Arc::ptr_eq(a, layer)) {
+                    removed.push(active.remove(position));
+                }
+            }
+        });
+        // Dropped outside the borrow: the last reference clears the flag's stubbed mark.
+        drop(removed);
+    }
+}
+
+impl std::fmt::Debug for StubGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StubGuard")
+            .field("stubs", &self.layers.len())
+            .finish()
+    }
+}
+
+/// The stubs of one thread, captured to be used in another thread or task.
+///
+/// ```
+/// # use flags_runtime::StubScope;
+/// let scope = StubScope::current();
+/// std::thread::spawn(move || scope.run(|| {
+///     // Flags here see the stubs of the thread that captured `scope`.
+/// })).join().unwrap();
+/// ```
+///
+/// For async code, wrap the future: `tokio::spawn(StubScope::current().wrap(async { .. }))`.
+#[derive(Clone, Default)]
+pub struct StubScope {
+    layers: Arc<[Arc<StubLayer>]>,
+}
+
+impl StubScope {
+    /// The stubs active in the current thread now.
+    pub fn current() -> Self {
+        let layers = ACTIVE
+            .try_with(|active| active.borrow().iter().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        Self {
+            layers: layers.into(),
+        }
+    }
+
+    /// Makes these stubs active in the current thread until the guard is dropped.
+    pub fn enter(&self) -> StubGuard {
+        StubGuard::enter(self.layers.to_vec())
+    }
+
+    /// Runs `f` with these stubs active.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.enter();
+        f()
+    }
+
+    /// A future that runs `future` with these stubs active in whichever thread polls it.
+    pub fn wrap<F: Future>(self, future: F) -> Scoped<F> {
+        Scoped {
+            scope: self,
+            future: Box::pin(future),
+        }
+    }
+
+    /// How many stubs the scope holds.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether the scope holds no stub.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+impl std::fmt::Debug for StubScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StubScope")
+            .field("stubs", &self.layers.len())
+            .finish()
+    }
+}
+
+/// A future running with a [`StubScope`]'s stubs; see [`StubScope::wrap`].
+pub struct Scoped<F> {
+    scope: StubScope,
+    future: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let _guard = this.scope.enter();
+        this.future.as_mut().poll(cx)
+    }
+}
+
+impl<F> std::fmt::Debug for Scoped<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scoped")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
