@@ -19,7 +19,7 @@ mod sources;
 mod stub;
 
 pub use flags_model::{Catalog, Date, Environments, Flag, FlagType, Input, TypeError, Value};
-pub use report::{FeatureDisabled, InitError, OverrideError, Problem, Report};
+pub use report::{FeatureDisabled, InitError, OverrideError, Problem, Report, UnknownVariant};
 pub use runtime::{FlagInfo, Runtime};
 pub use snapshot::Snapshot;
 pub use sources::{Origin, ProcessVars, Vars};

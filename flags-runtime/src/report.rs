@@ -189,6 +189,48 @@ impl fmt::Display for OverrideError {
 
 impl std::error::Error for OverrideError {}
 
+/// A name that is not one of a variant flag's variants (from the generated enums' `FromStr`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownVariant {
+    flag: &'static str,
+    value: String,
+    variants: &'static [&'static str],
+}
+
+impl UnknownVariant {
+    /// `value` is not among `variants` of `flag`.
+    pub fn new(flag: &'static str, value: &str, variants: &'static [&'static str]) -> Self {
+        Self {
+            flag,
+            value: value.to_owned(),
+            variants,
+        }
+    }
+
+    /// The flag's key.
+    pub fn flag(&self) -> &'static str {
+        self.flag
+    }
+}
+
+impl fmt::Display for UnknownVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` is not a variant of flag `{}`; expected one of: {}",
+            self.value,
+            self.flag,
+            self.variants.join(", ")
+        )?;
+        if let Some(s) = flags_model::naming::suggest(&self.value, self.variants.iter().copied()) {
+            write!(f, " (did you mean `{s}`?)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownVariant {}
+
 /// The error a `#[feature_gate]` fn returns when its flag is off.
 ///
 /// Convert it into your own error type with `From<FeatureDisabled>`; its message is

@@ -433,60 +433,94 @@ impl Runtime {
     /// Slow path of a bool check.
     #[doc(hidden)]
     pub fn read_bool(&'static self, index: usize) -> bool {
-        match self.read(index) {
-            Read::Word(word) => slot::payload_bool(word),
-            Read::Value(Value::Bool(b)) => b,
-            Read::Value(_) => matches!(self.default_value(index), Value::Bool(true)),
-        }
+        self.read_typed(index, slot::payload_bool)
     }
 
     /// Slow path of an integer check.
     #[doc(hidden)]
     pub fn read_int(&'static self, index: usize) -> i64 {
-        match self.read(index) {
-            Read::Word(word) => slot::payload_int(word),
-            Read::Value(Value::Int(i)) => i,
-            Read::Value(_) => match self.default_value(index) {
-                Value::Int(i) => i,
-                _ => 0,
-            },
-        }
+        self.read_typed(index, slot::payload_int)
     }
 
     /// Slow path of a variant check: the variant's index.
     #[doc(hidden)]
     pub fn read_variant(&'static self, index: usize) -> u32 {
-        match self.read(index) {
-            Read::Word(word) => slot::payload_variant(word),
-            Read::Value(Value::Variant { index, .. }) => index,
-            Read::Value(_) => match self.default_value(index) {
-                Value::Variant { index, .. } => index,
-                _ => 0,
-            },
-        }
+        self.read_typed(index, slot::payload_variant)
     }
 
     /// A float flag's value.
     #[doc(hidden)]
     pub fn read_float(&'static self, index: usize) -> f64 {
-        match self.read(index) {
-            Read::Value(Value::Float(f)) => f,
-            _ => match self.default_value(index) {
-                Value::Float(f) => f,
-                _ => 0.0,
-            },
-        }
+        self.read_typed(index, |_| 0.0)
     }
 
     /// A string flag's value.
     #[doc(hidden)]
     pub fn read_string(&'static self, index: usize) -> Arc<str> {
+        self.read_typed(index, |_| Arc::from(""))
+    }
+
+    fn read_typed<T: FromValue>(&'static self, index: usize, decode: fn(u64) -> T) -> T {
         match self.read(index) {
-            Read::Value(Value::String(s)) => s,
-            _ => match self.default_value(index) {
-                Value::String(s) => s,
-                _ => Arc::from(""),
-            },
+            Read::Word(word) => decode(word),
+            Read::Value(value) => self.typed(index, value),
+        }
+    }
+
+    /// `value` as `T`, falling back to the compiled default if it is somehow of another type.
+    pub(crate) fn typed<T: FromValue>(&self, index: usize, value: Value) -> T {
+        T::from_value(value)
+            .or_else(|| T::from_value(self.default_value(index)))
+            .unwrap_or_default()
+    }
+}
+
+/// The Rust type an accessor returns, taken out of a [`Value`].
+pub(crate) trait FromValue: Default {
+    fn from_value(value: Value) -> Option<Self>;
+}
+
+impl FromValue for bool {
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for i64 {
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for u32 {
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Variant { index, .. } => Some(index),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for f64 {
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for Arc<str> {
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::String(s) => Some(s),
+            _ => None,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use flags_model::Value;
 
 use crate::report::{InitError, Problem};
-use crate::runtime::Runtime;
+use crate::runtime::{FromValue, Runtime};
 use crate::sources::Origin;
 use crate::stub;
 
@@ -66,5 +66,34 @@ impl Snapshot {
     /// The value of flag `index`.
     pub fn value(&self, index: usize) -> Value {
         self.get(index).0
+    }
+
+    /// Bool flag `index`.
+    pub fn bool(&self, index: usize) -> bool {
+        self.typed(index)
+    }
+
+    /// Integer flag `index`.
+    pub fn int(&self, index: usize) -> i64 {
+        self.typed(index)
+    }
+
+    /// Float flag `index`.
+    pub fn float(&self, index: usize) -> f64 {
+        self.typed(index)
+    }
+
+    /// String flag `index`.
+    pub fn string(&self, index: usize) -> Arc<str> {
+        self.typed(index)
+    }
+
+    /// The variant index of variant flag `index`.
+    pub fn variant(&self, index: usize) -> u32 {
+        self.typed(index)
+    }
+
+    fn typed<T: FromValue>(&self, index: usize) -> T {
+        self.runtime.typed(index, self.value(index))
     }
 }
