@@ -248,8 +248,9 @@ fn forward_arguments(function: &mut LenientFn) -> (Vec<TokenStream>, TokenStream
                 pattern => {
                     let hidden =
                         Ident::new(&format!("__flags_argument_{position}"), Span::mixed_site());
+                    let span = pattern.span();
                     rebind.extend(quote!(let #pattern = #hidden;));
-                    typed.pat = Box::new(parse_quote_spanned!(pattern.span()=> #hidden));
+                    *typed.pat = parse_quote_spanned!(span=> #hidden);
                     call_args.push(quote!(#hidden));
                 }
             },
