@@ -58,7 +58,8 @@ pub(crate) struct GateArgs {
 impl Parse for GateArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.is_empty() {
-            return Err(input.error(
+            return Err(syn::Error::new(
+                Span::call_site(),
                 "name the flag that guards this fn: #[feature_gate(\"new_feature_enabled\")]",
             ));
         }
@@ -136,9 +137,10 @@ impl Parse for StubArgs {
             }
         }
         if args.stubs.is_empty() {
-            return Err(
-                input.error("name the flags to stub: #[flags::stub(new_feature_enabled = true)]")
-            );
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "name the flags to stub: #[flags::stub(new_feature_enabled = true)]",
+            ));
         }
         Ok(args)
     }

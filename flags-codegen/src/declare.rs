@@ -64,8 +64,8 @@ pub(crate) fn expand(args: &DeclareArgs, manifest_dir: &Path, today: Date) -> To
         location: &location,
         today,
     };
-    generator.check_type_names(&mut errors, span);
-    let items = generator.generate();
+    let clashing = generator.check_type_names(&mut errors, span);
+    let items = generator.generate(&clashing);
     let errors = errors.into_tokens();
     quote! {
         #errors
@@ -104,8 +104,10 @@ impl Generator<'_> {
         format_ident!("{}Snapshot", self.args.name)
     }
 
-    /// Generated enums must not clash with the other generated types.
-    fn check_type_names(&self, errors: &mut Errors, span: Span) {
+    /// Generated enums must not clash with the other generated types. Returns the keys of
+    /// the flags whose items are left out, so the clash is reported once.
+    fn check_type_names(&self, errors: &mut Errors, span: Span) -> Vec<String> {
+        let mut clashing = Vec::new();
         let taken = [
             self.args.name.to_string(),
             self.stub_type().to_string(),
@@ -120,11 +122,13 @@ impl Generator<'_> {
                 )
                 .with_help("rename the flag, or name the generated type differently: flags::declare!(name = AppFlags)");
                 errors.at(span, diagnostic.render(self.file));
+                clashing.push(flag.key().to_owned());
             }
         }
+        clashing
     }
 
-    fn generate(&self) -> TokenStream {
+    fn generate(&self, left_out: &[String]) -> TokenStream {
         let name = &self.args.name;
         let krate = &self.args.krate;
         let (stub, each, snapshot) = (self.stub_type(), self.each_type(), self.snapshot_type());
@@ -138,6 +142,14 @@ impl Generator<'_> {
         let mut enums = Vec::new();
         let mut descriptors = Vec::new();
         for &(index, flag) in &flags {
+            let default = static_value(krate, flag.default());
+            let key = flag.key();
+            descriptors.push(quote! {
+                #krate::__private::FlagDescriptor { key: #key, default: #default }
+            });
+            if left_out.iter().any(|k| k == key) {
+                continue;
+            }
             let accessor = rust_ident(flag.accessor());
             let shape = self.shape(index, flag);
             let Shape {
@@ -150,7 +162,6 @@ impl Generator<'_> {
             } = &shape;
             let docs = self.accessor_docs(flag);
             let deprecated = self.deprecation(flag);
-            let key = flag.key();
             accessors.push(quote! {
                 #(#[doc = #docs])*
                 #deprecated
@@ -190,10 +201,6 @@ impl Generator<'_> {
             if let FlagType::Variants(_) = flag.flag_type() {
                 enums.push(self.variant_enum(flag));
             }
-            let default = static_value(krate, flag.default());
-            descriptors.push(quote! {
-                #krate::__private::FlagDescriptor { key: #key, default: #default }
-            });
         }
 
         let path_display = &self.location.display;

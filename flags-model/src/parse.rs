@@ -116,12 +116,18 @@ impl Reader {
                 }
             }
         }
-        let catalog = Catalog {
+        let mut catalog = Catalog {
             environments,
             overrides,
             flags,
         };
-        self.check_names(&catalog);
+        let unnameable = self.check_names(&catalog);
+        // Keep only flags that can be generated, so one naming problem is one error.
+        let mut index = 0;
+        catalog.flags.retain(|_| {
+            index += 1;
+            !unnameable.contains(&(index - 1))
+        });
         catalog
     }
 
@@ -538,11 +544,14 @@ impl Reader {
         None
     }
 
-    /// Checks that generated names are unique and free.
-    fn check_names(&mut self, catalog: &Catalog) {
+    /// Checks that generated names are unique and free; returns the indexes of flags whose
+    /// names are not.
+    fn check_names(&mut self, catalog: &Catalog) -> Vec<usize> {
         let mut accessors: HashMap<&str, &Flag> = HashMap::new();
         let mut types: HashMap<&str, &Flag> = HashMap::new();
-        for flag in &catalog.flags {
+        let mut unnameable = Vec::new();
+        for (index, flag) in catalog.flags.iter().enumerate() {
+            let errors_before = self.diagnostics.len();
             if naming::RESERVED_ACCESSORS.contains(&flag.accessor.as_str()) {
                 self.error(
                     Diagnostic::new(
@@ -555,7 +564,7 @@ impl Reader {
                     .with_help(format!("rename the flag; reserved names are: {}", naming::RESERVED_ACCESSORS.join(", "))),
                 );
             }
-            if let Some(first) = accessors.insert(&flag.accessor, flag) {
+            if let Some(first) = first_with(&mut accessors, &flag.accessor, flag) {
                 self.error(
                     Diagnostic::new(
                         format!(
@@ -568,7 +577,7 @@ impl Reader {
                 );
             }
             if let Some(type_name) = &flag.type_name {
-                if let Some(first) = types.insert(type_name, flag) {
+                if let Some(first) = first_with(&mut types, type_name, flag) {
                     self.error(
                         Diagnostic::new(
                             format!(
@@ -591,7 +600,11 @@ impl Reader {
                     .with_help("rename the flag, or set [overrides] file_variable to another name"),
                 );
             }
+            if self.diagnostics.len() > errors_before {
+                unnameable.push(index);
+            }
         }
+        unnameable
     }
 
     // Small readers shared by flags.toml and overrides files.
@@ -664,6 +677,21 @@ impl Reader {
             )
             .with_help(help),
         );
+    }
+}
+
+/// The flag that already has `name`, or records `flag` as its first holder.
+fn first_with<'a>(
+    seen: &mut HashMap<&'a str, &'a Flag>,
+    name: &'a str,
+    flag: &'a Flag,
+) -> Option<&'a Flag> {
+    match seen.get(name) {
+        Some(first) => Some(first),
+        None => {
+            seen.insert(name, flag);
+            None
+        }
     }
 }
 

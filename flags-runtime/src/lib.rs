@@ -33,6 +33,14 @@ pub mod __private {
     pub use flags_model::Value;
     pub use std::sync::Arc;
 
+    pub use crate::report::GateOutput;
+
+    /// What a `#[feature_gate]` fn returns while its flag is off, inferred from its return type.
+    #[inline]
+    pub fn disabled<R: GateOutput>(flag: &'static str) -> R {
+        R::disabled(crate::FeatureDisabled::new(flag))
+    }
+
     /// The stub value of a variant.
     pub fn variant(index: u32, name: &'static str) -> Value {
         Value::Variant {

@@ -260,6 +260,25 @@ impl fmt::Display for FeatureDisabled {
 
 impl std::error::Error for FeatureDisabled {}
 
+/// Return types a `#[feature_gate]` fn can have without a `fallback`: those that can say
+/// "disabled". Implemented for every `Result<T, E>` whose `E: From<FeatureDisabled>`, so type
+/// aliases such as `AppResult<T>` work too.
+#[diagnostic::on_unimplemented(
+    message = "#[feature_gate] cannot return `{Self}` when its flag is off",
+    label = "the gated fn returns `{Self}`",
+    note = "return `Result<T, E>` where `E: From<flags::FeatureDisabled>`, or add `fallback = other_fn` to call `other_fn` with the same arguments instead"
+)]
+pub trait GateOutput: Sized {
+    /// The value for a disabled feature.
+    fn disabled(flag: FeatureDisabled) -> Self;
+}
+
+impl<T, E: From<FeatureDisabled>> GateOutput for Result<T, E> {
+    fn disabled(flag: FeatureDisabled) -> Self {
+        Err(E::from(flag))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

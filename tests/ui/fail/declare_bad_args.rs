@@ -1,0 +1,3 @@
+flags::declare!("fixtures/good.toml", nmae = AppFlags);
+
+fn main() {}

@@ -1,0 +1,3 @@
+flags::declare!("fixtures/bad_variant_default.toml");
+
+fn main() {}

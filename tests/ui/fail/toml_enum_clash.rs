@@ -1,0 +1,3 @@
+flags::declare!("fixtures/enum_clash.toml");
+
+fn main() {}

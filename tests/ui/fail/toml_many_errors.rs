@@ -1,0 +1,3 @@
+flags::declare!("fixtures/many_errors.toml");
+
+fn main() {}

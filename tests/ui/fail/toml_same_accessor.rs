@@ -1,0 +1,3 @@
+flags::declare!("fixtures/same_accessor.toml");
+
+fn main() {}

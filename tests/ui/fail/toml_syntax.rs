@@ -1,0 +1,3 @@
+flags::declare!("fixtures/syntax.toml");
+
+fn main() {}

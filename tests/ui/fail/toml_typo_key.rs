@@ -1,0 +1,3 @@
+flags::declare!("fixtures/typo_key.toml");
+
+fn main() {}

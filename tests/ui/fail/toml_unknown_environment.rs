@@ -1,0 +1,3 @@
+flags::declare!("fixtures/unknown_environment.toml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+flags::declare!("fixtures/wrong_type.toml");
+
+fn main() {}
