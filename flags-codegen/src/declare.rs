@@ -568,7 +568,7 @@ impl Generator<'_> {
             format!(" ({})", who.join(", "))
         };
         let note = format!(
-            "flag `{}` expired on {expires}{who}; remove it from {} and from the code, or move its `expires` date",
+            "flag `{}` is past its `expires` date, {expires}{who}; remove it from {} and from the code, or move the date",
             flag.key(),
             self.location.display
         );

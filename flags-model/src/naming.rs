@@ -14,8 +14,18 @@ const RAW_KEYWORDS: &[&str] = &[
 /// Keywords that cannot be identifiers even in raw form.
 const FORBIDDEN: &[&str] = &["self", "Self", "super", "crate", "_"];
 
-/// Associated functions that every generated `Flags` type has, so no flag may take their name.
-pub const RESERVED_ACCESSORS: &[&str] = &["init", "reload", "runtime", "stub", "each", "snapshot"];
+/// Names the generated types already use (`Flags::init()`, `FlagsSnapshot::generation()`...),
+/// so no flag may take them.
+pub const RESERVED_ACCESSORS: &[&str] = &[
+    "init",
+    "reload",
+    "runtime",
+    "stub",
+    "each",
+    "snapshot",
+    "environment",
+    "generation",
+];
 
 /// The snake_case function name of a flag key: `product-TASKS-103-comments` →
 /// `product_tasks_103_comments`. Errors say why the key cannot be a Rust name.

@@ -77,15 +77,34 @@ pub fn parse_overrides(
     reader.reject_unknown_keys(root.get_ref(), &["flags"], "an overrides file");
     if let Some((_, flags)) = root.get_ref().get_key_value("flags") {
         if let Some(flags) = reader.table(flags, "`flags`", "[flags.<name>] tables") {
+            // A flag may be named by key or by accessor; it must still appear once.
+            let mut seen: Vec<(usize, usize)> = Vec::new();
             for (key, value) in flags {
                 let name = key.get_ref().as_ref();
-                let Some((index, _)) = catalog.find(name) else {
+                let Some((index, flag)) = catalog.find(name) else {
                     reader.error(Diagnostic::new(
                         catalog.unknown_flag_message(name),
                         key.span(),
                     ));
                     continue;
                 };
+                let line = file.location(key.span().start).line;
+                if let Some((_, first_line)) =
+                    seen.iter().find(|(seen_index, _)| *seen_index == index)
+                {
+                    reader.error(
+                        Diagnostic::new(
+                            format!(
+                                "flag `{}` is overridden twice (also on line {first_line})",
+                                flag.key()
+                            ),
+                            key.span(),
+                        )
+                        .with_help("keep one table for it"),
+                    );
+                    continue;
+                }
+                seen.push((index, line));
                 let Some(table) = reader.table(
                     value,
                     &format!("flag `{name}`"),

@@ -106,6 +106,27 @@ impl Reader {
         }
         let environments = self.environments(root);
         let overrides = self.override_settings(root);
+        if environments.variable == overrides.file_variable {
+            let span = root
+                .get_key_value("environments")
+                .and_then(|(_, v)| {
+                    v.get_ref()
+                        .as_table()?
+                        .get_key_value("variable")
+                        .map(|(_, v)| v.span())
+                })
+                .unwrap_or(0..0);
+            self.error(
+                Diagnostic::new(
+                    format!(
+                        "`{}` cannot both select the environment and name the overrides file",
+                        environments.variable
+                    ),
+                    span,
+                )
+                .with_help("change [environments] variable or [overrides] file_variable"),
+            );
+        }
         let mut flags = Vec::new();
         if let Some((_, value)) = root.get_key_value("flags") {
             if let Some(table) = self.table(value, "`flags`", "[flags.<name>] tables") {
@@ -240,10 +261,10 @@ impl Reader {
                 )
                 .with_help("use ASCII letters, digits, `_` and `-`, starting with a letter"),
             );
-        } else if FLAG_KEYS.contains(&text) {
+        } else if FLAG_KEYS.contains(&text) || text == crate::overrides::ALL_ENVIRONMENTS_KEY {
             self.error(
                 Diagnostic::new(
-                    format!("`{text}` cannot name an environment: flags use `{text}` for their own setting"),
+                    format!("`{text}` cannot name an environment: flag tables and overrides files use `{text}` for their own setting"),
                     name.span(),
                 )
                 .with_help("rename the environment"),
@@ -556,7 +577,7 @@ impl Reader {
                 self.error(
                     Diagnostic::new(
                         format!(
-                            "flag `{}` would become `Flags::{}()`, which is reserved for the flags runtime",
+                            "flag `{}` would generate the accessor `{}()`, a name the generated types already use",
                             flag.key, flag.accessor
                         ),
                         flag.span.clone(),
@@ -568,7 +589,7 @@ impl Reader {
                 self.error(
                     Diagnostic::new(
                         format!(
-                            "flags `{}` (line {}) and `{}` both become `Flags::{}()`",
+                            "flags `{}` (line {}) and `{}` both become the accessor `{}()`",
                             first.key, first.line, flag.key, flag.accessor
                         ),
                         flag.span.clone(),
@@ -591,6 +612,18 @@ impl Reader {
                 }
             }
             let env_var = catalog.env_var(flag);
+            if env_var == catalog.environments.variable {
+                self.error(
+                    Diagnostic::new(
+                        format!(
+                            "flag `{}` would be overridden by `{env_var}`, which selects the environment",
+                            flag.key
+                        ),
+                        flag.span.clone(),
+                    )
+                    .with_help("rename the flag, or change [overrides] env_prefix"),
+                );
+            }
             if env_var == catalog.overrides.file_variable {
                 self.error(
                     Diagnostic::new(

@@ -220,7 +220,7 @@ fn two_keys_for_one_accessor() {
     );
     assert!(
         error.starts_with(
-            "flags `new_feature` (line 6) and `new-feature` both become `Flags::new_feature()`"
+            "flags `new_feature` (line 6) and `new-feature` both become the accessor `new_feature()`"
         ),
         "{error}"
     );
@@ -269,14 +269,34 @@ fn variant_problems() {
 fn reserved_and_unnameable_keys() {
     let error = one_error("[flags.init]\ndescription = \"d\"\ndefault = false\n");
     assert!(
-        error.contains("`Flags::init()`, which is reserved"),
+        error.contains(
+            "would generate the accessor `init()`, a name the generated types already use"
+        ),
         "{error}"
     );
+    let error = one_error("[flags.generation]\ndescription = \"d\"\ndefault = false\n");
+    assert!(error.contains("accessor `generation()`"), "{error}");
     let error = one_error("[flags.\"42\"]\ndescription = \"d\"\ndefault = false\n");
     assert!(error.contains("does not start with a letter"), "{error}");
     let error = one_error("[flags.overrides]\ndescription = \"d\"\ndefault = false\n");
     assert!(
         error.contains("`FLAGS_OVERRIDES`, which names the overrides file"),
+        "{error}"
+    );
+}
+
+#[test]
+fn non_finite_floats_are_refused() {
+    let error = one_error("[flags.rate]\ndescription = \"d\"\ndefault = inf\n");
+    assert!(
+        error.starts_with("`default` of flag `rate`: expected a float, found `inf`"),
+        "{error}"
+    );
+    let error = one_error("[flags.rate]\ndescription = \"d\"\ndefault = 0.5\nstaging = nan\n");
+    assert!(
+        error.starts_with(
+            "`staging` of flag `rate` must be a float, like its `default`; found `NaN`"
+        ),
         "{error}"
     );
 }
@@ -326,7 +346,7 @@ fn environments_table_is_checked() {
         messages,
         [
             "environment `dev` is listed twice",
-            "`default` cannot name an environment: flags use `default` for their own setting",
+            "`default` cannot name an environment: flag tables and overrides files use `default` for their own setting",
             "default environment `prod` is not in `names`",
             "`APP ENV` is not an environment variable name",
         ]
@@ -373,6 +393,43 @@ fn the_catalog_keeps_valid_flags_when_others_are_broken() {
     assert_eq!(parsed.diagnostics.len(), 1);
     let keys: Vec<_> = parsed.catalog.flags().iter().map(|f| f.key()).collect();
     assert_eq!(keys, ["good"]);
+}
+
+#[test]
+fn variables_that_select_the_environment_cannot_override_or_name_the_file() {
+    let text = |extra: &str, flag: &str| {
+        SourceFile::new(
+            "flags.toml",
+            format!(
+                "[environments]\nnames = [\"dev\"]\nvariable = \"APP_ENV\"\n{extra}\n[flags.{flag}]\ndescription = \"d\"\ndefault = true\n"
+            ),
+        )
+    };
+    let messages = |file: SourceFile| -> Vec<String> {
+        parse(&file)
+            .diagnostics
+            .iter()
+            .map(|d| d.message().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        messages(text("[overrides]\nenv_prefix = \"APP_\"", "env")),
+        ["flag `env` would be overridden by `APP_ENV`, which selects the environment"]
+    );
+    assert_eq!(
+        messages(text("[overrides]\nfile_variable = \"APP_ENV\"", "x")),
+        ["`APP_ENV` cannot both select the environment and name the overrides file"]
+    );
+    let file = SourceFile::new(
+        "flags.toml",
+        "[environments]\nnames = [\"dev\", \"value\"]\n",
+    );
+    assert_eq!(
+        messages(file),
+        [
+            "`value` cannot name an environment: flag tables and overrides files use `value` for their own setting"
+        ]
+    );
 }
 
 #[test]
@@ -445,6 +502,20 @@ fn bad_overrides_reject_the_whole_file_with_every_reason() {
             "`default` of flag `flow` cannot be overridden",
             "unknown key `stagin` in flag `flow`; did you mean `staging`?",
         ]
+    );
+    let dashed = SourceFile::new(
+        "flags.toml",
+        format!("{ENVIRONMENTS}[flags.beta-enabled]\ndescription = \"d\"\ndefault = false\n"),
+    );
+    let catalog_with_dash = Catalog::parse(&dashed).unwrap();
+    let twice = SourceFile::new(
+        "o.toml",
+        "[flags.beta-enabled]\nvalue = true\n\n[flags.beta_enabled]\nvalue = false\n",
+    );
+    let errors = parse_overrides(&catalog_with_dash, &twice).unwrap_err();
+    assert_eq!(
+        errors[0].message(),
+        "flag `beta-enabled` is overridden twice (also on line 1)"
     );
     let broken = SourceFile::new("o.toml", "[flags.beta_enabled\nvalue = true\n");
     let error = parse_overrides(&catalog, &broken).unwrap_err();

@@ -684,9 +684,9 @@ fn select_environment(catalog: &Catalog, vars: &dyn Vars) -> Result<Option<usize
                 allowed: allowed(),
             }),
         },
-        Some(Err(why)) => Err(InitError::UnknownEnvironment {
+        Some(Err(lossy)) => Err(InitError::UnknownEnvironment {
             variable,
-            value: why,
+            value: lossy,
             allowed: allowed(),
         }),
         _ => match environments.default() {

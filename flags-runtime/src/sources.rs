@@ -104,7 +104,7 @@ pub(crate) trait Source: Send + Sync {
 
 /// Read access to environment variables, so tests can supply their own.
 pub trait Vars: Send + Sync {
-    /// The variable's value; `Err` holds a message when it is set but unusable.
+    /// The variable's value; `Err` holds it, lossily decoded, when it is not valid UTF-8.
     fn get(&self, name: &str) -> Option<Result<String, String>>;
     /// Names of all set variables that start with `prefix`.
     fn names_with_prefix(&self, prefix: &str) -> Vec<String>;
@@ -118,7 +118,7 @@ impl Vars for ProcessVars {
         std::env::var_os(name).map(|value| {
             value
                 .into_string()
-                .map_err(|raw| format!("value {raw:?} is not valid UTF-8"))
+                .map_err(|raw| raw.to_string_lossy().into_owned())
         })
     }
 
@@ -143,9 +143,14 @@ impl Source for EnvVarSource {
             let source = format!("environment variable {name}");
             match vars.get(&name) {
                 None => {}
-                Some(Err(why)) => {
-                    rejected.push((Some(index), Problem::new(source, Some(flag.key()), why)))
-                }
+                Some(Err(lossy)) => rejected.push((
+                    Some(index),
+                    Problem::new(
+                        source,
+                        Some(flag.key()),
+                        format!("value {lossy:?} is not valid UTF-8"),
+                    ),
+                )),
                 Some(Ok(text)) => match flag.flag_type().parse_text(&text) {
                     Ok(value) => layer.set(index, value, Origin::EnvVar(name.clone())),
                     Err(error) => rejected.push((
@@ -157,8 +162,9 @@ impl Source for EnvVarSource {
             known_names.push(name);
         }
         let settings = catalog.overrides();
+        let not_overrides = [settings.file_variable(), catalog.environments().variable()];
         for name in vars.names_with_prefix(settings.env_prefix()) {
-            if name != settings.file_variable() && !known_names.contains(&name) {
+            if !not_overrides.contains(&name.as_str()) && !known_names.contains(&name) {
                 let message = match naming::suggest(&name, known_names.iter().map(String::as_str)) {
                     Some(s) => {
                         format!("no flag is overridden by this variable; did you mean `{s}`?")
@@ -182,20 +188,21 @@ impl Source for OverridesFileSource {
     fn load(&self, catalog: &Catalog, environment: Option<usize>, vars: &dyn Vars) -> Loaded {
         let variable = catalog.overrides().file_variable();
         let path = match vars.get(variable) {
+            // Unset or empty: no overrides file, as with the environment variable.
             None => {
                 return Loaded::Values {
                     layer: Layer::new(catalog.flags().len()),
                     rejected: Vec::new(),
                 };
             }
-            Some(Err(why)) => {
-                return Loaded::Failed(vec![Problem::new(
-                    format!("environment variable {variable}"),
-                    None,
-                    why,
-                )]);
+            Some(Ok(path)) if path.is_empty() => {
+                return Loaded::Values {
+                    layer: Layer::new(catalog.flags().len()),
+                    rejected: Vec::new(),
+                };
             }
-            Some(Ok(path)) => PathBuf::from(path),
+            // A path that is not UTF-8 is tried as decoded; if that fails, the error names it.
+            Some(Ok(path) | Err(path)) => PathBuf::from(path),
         };
         let source = format!("overrides file {} (from {variable})", path.display());
         let text = match std::fs::read_to_string(&path) {

@@ -240,6 +240,18 @@ fn overrides_file_applies_and_a_broken_one_keeps_the_last_good() {
 }
 
 #[test]
+fn an_empty_overrides_variable_means_no_file_and_the_selector_is_not_an_override() {
+    let toml = FLAGS.replace(
+        "default = \"development\"",
+        "default = \"development\"\nvariable = \"FLAGS_ENV\"",
+    );
+    let (registry, _) = build::<6>(&toml, &[("FLAGS_OVERRIDES", ""), ("FLAGS_ENV", "staging")]);
+    let report = registry.runtime().init().unwrap();
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.environment(), Some("staging"));
+}
+
+#[test]
 fn programmatic_overrides_are_checked_and_outrank_env_vars() {
     let (registry, _) = build::<6>(FLAGS, &[("FLAGS_MAX_UPLOAD_MB", "5")]);
     let runtime = registry.runtime();
