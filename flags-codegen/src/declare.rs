@@ -280,9 +280,8 @@ impl Generator<'_> {
                         source: #source,
                         flags: &[#(#descriptors),*],
                     };
-                    static SLOTS: #krate::__private::Slots<#count> = #krate::__private::Slots::new();
                     static REGISTRY: #krate::__private::Registry<#count> =
-                        #krate::__private::Registry::new(&SLOTS, &DESCRIPTOR);
+                        #krate::__private::Registry::new(&DESCRIPTOR, &REGISTRY);
                     &REGISTRY
                 }
             }

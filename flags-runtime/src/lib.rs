@@ -28,7 +28,7 @@ pub use stub::{Scoped, StubGuard, StubScope};
 /// Items the generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::registry::{Registry, Slots};
+    pub use crate::registry::Registry;
     pub use crate::runtime::{Descriptor, FlagDescriptor, StaticValue};
     pub use flags_model::Value;
     pub use std::sync::Arc;

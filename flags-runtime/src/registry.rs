@@ -1,4 +1,4 @@
-//! The statics the macro generates for each `Flags` type, and the checks it inlines.
+//! The static the macro generates for each `Flags` type, and the checks it inlines.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,42 +11,45 @@ use crate::sources::Vars;
 use crate::stub::StubGuard;
 
 /// One published word per flag.
-pub struct Slots<const N: usize>([AtomicU64; N]);
+struct Slots<const N: usize>([AtomicU64; N]);
 
 impl<const N: usize> Slots<N> {
-    /// Words for `N` flags, before the runtime starts.
-    #[allow(clippy::new_without_default)]
-    pub const fn new() -> Self {
+    const fn new() -> Self {
         Self([const { AtomicU64::new(UNINIT) }; N])
     }
 }
 
 /// A generated `Flags` type's runtime and published values. Checks are inlined into the
-/// caller and compile to one relaxed load and a compare; anything else goes out of line.
+/// caller and compile to one relaxed load from a fixed address and a compare; anything else
+/// goes out of line.
+///
+/// The words live inside the registry, which must be a `static` given its own address
+/// (`static R: Registry<N> = Registry::new(&DESCRIPTOR, &R);`). A word's address is then a
+/// link-time constant, not a pointer that has to be loaded first.
 pub struct Registry<const N: usize> {
-    slots: &'static Slots<N>,
+    slots: Slots<N>,
     runtime: Runtime,
 }
 
 impl<const N: usize> Registry<N> {
-    /// The registry for `descriptor`'s flags, publishing into `slots`.
-    pub const fn new(slots: &'static Slots<N>, descriptor: &'static Descriptor) -> Self {
+    /// The registry for `descriptor`'s flags; `this` is the static being defined.
+    pub const fn new(descriptor: &'static Descriptor, this: &'static Registry<N>) -> Self {
         Self {
-            slots,
-            runtime: Runtime::new(descriptor, &slots.0),
+            slots: Slots::new(),
+            runtime: Runtime::new(descriptor, &this.slots.0),
         }
     }
 
     /// Like [`Registry::new`], reading environment variables from `vars` instead of the
     /// process's (for tests and benchmarks).
     pub const fn with_vars(
-        slots: &'static Slots<N>,
         descriptor: &'static Descriptor,
+        this: &'static Registry<N>,
         vars: &'static dyn Vars,
     ) -> Self {
         Self {
-            slots,
-            runtime: Runtime::with_vars(descriptor, &slots.0, vars),
+            slots: Slots::new(),
+            runtime: Runtime::with_vars(descriptor, &this.slots.0, vars),
         }
     }
 
@@ -74,7 +77,7 @@ impl<const N: usize> Registry<N> {
         self.check(index, payload_variant, Runtime::read_variant)
     }
 
-    /// The one fast path: the published word answers, or the runtime does out of line.
+    /// The one fast path: the published word answers, or the runtime does, out of line.
     #[inline(always)]
     fn check<T>(
         &'static self,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use common::*;
 use flags_runtime::{InitError, Origin, OverrideError, StubScope, Value};
 
-fn origin(registry: &'static flags_runtime::__private::Registry<6>, name: &str) -> Origin {
+fn origin(registry: &'static TestRegistry, name: &str) -> Origin {
     registry.runtime().explain(name).unwrap().origin().clone()
 }
 
@@ -435,7 +435,7 @@ fn listing_shows_every_flag_with_metadata_value_and_origin() {
 
 #[test]
 fn a_program_built_from_another_flags_toml_serves_its_compiled_defaults() {
-    use flags_runtime::__private::{Descriptor, FlagDescriptor, Registry, Slots, StaticValue};
+    use flags_runtime::__private::{Descriptor, FlagDescriptor, Registry, StaticValue};
     static FLAGS_COMPILED: [FlagDescriptor; 1] = [FlagDescriptor {
         key: "renamed",
         default: StaticValue::Bool(true),
@@ -445,8 +445,7 @@ fn a_program_built_from_another_flags_toml_serves_its_compiled_defaults() {
         source: FLAGS,
         flags: &FLAGS_COMPILED,
     };
-    static SLOTS: Slots<1> = Slots::new();
-    static REGISTRY: Registry<1> = Registry::new(&SLOTS, &DESCRIPTOR);
+    static REGISTRY: Registry<1> = Registry::new(&DESCRIPTOR, &REGISTRY);
     assert!(REGISTRY.bool(0));
     let report = REGISTRY.runtime().init().unwrap();
     assert!(

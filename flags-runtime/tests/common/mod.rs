@@ -1,12 +1,13 @@
-//! A registry built from flags.toml text at run time, with its own environment variables,
+//! A runtime built from flags.toml text at run time, with its own environment variables,
 //! the way generated code builds one at compile time.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use flags_model::{Catalog, SourceFile, Value};
-use flags_runtime::__private::{Descriptor, FlagDescriptor, Registry, Slots, StaticValue};
-use flags_runtime::Vars;
+use flags_runtime::__private::{Descriptor, FlagDescriptor, StaticValue};
+use flags_runtime::{Runtime, StubGuard, Vars};
 
 #[derive(Default)]
 pub struct MapVars(Mutex<HashMap<String, String>>);
@@ -38,15 +39,46 @@ impl Vars for MapVars {
     }
 }
 
+/// The typed reads generated code makes, through the runtime's out-of-line path. (Generated
+/// code puts a one-load check in front of it, which needs a `static` registry given its own
+/// address; a registry built at run time on the heap cannot have that.)
+pub struct TestRegistry {
+    runtime: &'static Runtime,
+}
+
+impl TestRegistry {
+    pub fn runtime(&self) -> &'static Runtime {
+        self.runtime
+    }
+    pub fn bool(&self, index: usize) -> bool {
+        self.runtime.read_bool(index)
+    }
+    pub fn int(&self, index: usize) -> i64 {
+        self.runtime.read_int(index)
+    }
+    pub fn variant(&self, index: usize) -> u32 {
+        self.runtime.read_variant(index)
+    }
+    pub fn float(&self, index: usize) -> f64 {
+        self.runtime.read_float(index)
+    }
+    pub fn string(&self, index: usize) -> Arc<str> {
+        self.runtime.read_string(index)
+    }
+    pub fn stub(&self, index: usize, value: Value) -> StubGuard {
+        self.runtime.stub(index, value)
+    }
+}
+
 fn leak(s: &str) -> &'static str {
     Box::leak(s.to_owned().into_boxed_str())
 }
 
-/// A registry of `N` flags declared in `toml`, reading variables from the returned map.
+/// A runtime for the `N` flags declared in `toml`, reading variables from the returned map.
 pub fn build<const N: usize>(
     toml: &str,
     vars: &[(&str, &str)],
-) -> (&'static Registry<N>, &'static MapVars) {
+) -> (&'static TestRegistry, &'static MapVars) {
     let catalog =
         Catalog::parse(&SourceFile::new("flags.toml", toml)).expect("valid test flags.toml");
     assert_eq!(catalog.flags().len(), N);
@@ -73,11 +105,9 @@ pub fn build<const N: usize>(
     for (name, value) in vars {
         map.set(name, value);
     }
-    let slots: &'static Slots<N> = Box::leak(Box::new(Slots::new()));
-    (
-        Box::leak(Box::new(Registry::with_vars(slots, descriptor, map))),
-        map,
-    )
+    let slots: &'static [AtomicU64] = Box::leak((0..N).map(|_| AtomicU64::new(0)).collect());
+    let runtime: &'static Runtime = Box::leak(Box::new(Runtime::with_vars(descriptor, slots, map)));
+    (Box::leak(Box::new(TestRegistry { runtime })), map)
 }
 
 pub const FLAGS: &str = r#"
