@@ -107,9 +107,7 @@ async fn spawned_tasks_get_stubs_only_when_carried() {
 #[test]
 fn threads_get_stubs_only_when_carried() {
     let _stub = Flags::stub().support_banner("stubbed");
-    let plain = std::thread::spawn(|| Flags::support_banner())
-        .join()
-        .unwrap();
+    let plain = std::thread::spawn(Flags::support_banner).join().unwrap();
     assert_ne!(&*plain, "stubbed");
     let scope = StubScope::current();
     let carried = std::thread::spawn(move || scope.run(Flags::support_banner))
