@@ -1,8 +1,92 @@
-//! Typed, compile-checked feature flags from one `flags.toml`.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub use flags_macros::{declare, feature_gate, stub};
+/// Generates a `Flags` type from `flags.toml`: one typed accessor per flag.
+///
+/// Invoke it once, at the crate root:
+///
+/// - `flags::declare!()` reads `flags.toml` next to `Cargo.toml`;
+/// - `flags::declare!("../flags.toml")` reads another file, relative to `Cargo.toml`;
+/// - `flags::declare!("flags.toml", name = AppFlags)` names the type `AppFlags`;
+/// - `crate = path` names this crate when it is re-exported under another name.
+///
+/// It generates:
+///
+/// - `Flags`, with `Flags::<flag>()` per flag, documented with the flag's description,
+///   owner, ticket, expiry and per-environment values; and `init()`, `reload()`,
+///   `runtime()`, `stub()`, `each()` and `snapshot()`;
+/// - an enum per variant flag (`checkout_flow` → `CheckoutFlow`), with `ALL`, `as_str`,
+///   `Display`, `FromStr` and `Default` (the flag's default);
+/// - `FlagsStub`, `FlagsEach` and `FlagsSnapshot`, returned by `stub()`, `each()` and
+///   `snapshot()`.
+///
+/// Every mistake in the file is a compile error naming the file, line and column, and the
+/// crate is rebuilt whenever the file changes. Accessors of a flag past its `expires` date
+/// are `#[deprecated]`, so every use warns.
+///
+/// ```
+/// flags::declare!();
+///
+/// fn main() {
+///     let limit: i64 = Flags::max_upload_mb();
+///     let flow: CheckoutFlow = Flags::checkout_flow();
+///     println!("{limit} MB, {flow} checkout");
+/// }
+/// ```
+pub use flags_macros::declare;
+
+/// Runs a fn only while its bool flag is on.
+///
+/// `#[feature_gate("name")]` puts a check at the top of the fn. While the flag is off the fn
+/// returns `Err(E::from(FeatureDisabled))`, so it must return a `Result` (or an alias of one)
+/// whose error type implements `From<FeatureDisabled>`. With `fallback = other_fn`, it returns
+/// `other_fn(same arguments)` instead (`.await`ed for an async fn; for a method, write
+/// `fallback = Self::other`), and may return anything.
+///
+/// The name is checked at compile time against the file `declare!` read: an unknown name, or
+/// a flag that is not a bool, is an error on the string. The fn's signature, attributes and
+/// docs stay as written. The gate finds `Flags` at `crate::Flags`; when `declare!` is
+/// elsewhere, say so with `flags = crate::path::Flags`.
+///
+/// ```
+/// use flags::{FeatureDisabled, feature_gate};
+///
+/// flags::declare!();
+///
+/// #[feature_gate("product-TASKS-103-comments")]
+/// fn comments(task: u32) -> Result<Vec<String>, FeatureDisabled> {
+///     Ok(vec![format!("first comment on task {task}")])
+/// }
+///
+/// fn main() {
+///     let _stub = Flags::stub().product_tasks_103_comments(false);
+///     assert_eq!(comments(1).unwrap_err().flag(), "product-TASKS-103-comments");
+/// }
+/// ```
+pub use flags_macros::feature_gate;
+
+/// Stubs flags for a whole test fn: `#[flags::stub(new_feature_enabled = true)]`.
+///
+/// Each `name = value` calls `Flags::stub().name(value)` at the top of the fn, so names and
+/// value types are checked by the compiler; the stubs last for the whole body, also an async
+/// one and also when it panics. Put it above or below `#[test]` or `#[tokio::test]`. `Flags`
+/// is taken from `crate::Flags`; give another path with `flags = path::Flags`.
+///
+/// ```
+/// flags::declare!();
+///
+/// #[flags::stub(new_feature_enabled = false, checkout_flow = CheckoutFlow::Express)]
+/// fn legacy_express() -> (bool, CheckoutFlow) {
+///     (Flags::new_feature_enabled(), Flags::checkout_flow())
+/// }
+///
+/// fn main() {
+///     assert_eq!(legacy_express(), (false, CheckoutFlow::Express));
+/// }
+/// ```
+pub use flags_macros::stub;
+
 pub use flags_runtime::{
     Catalog, Date, Environments, FeatureDisabled, Flag, FlagInfo, FlagType, InitError, Input,
     Origin, OverrideError, Problem, Report, Runtime, Scoped, Snapshot, StubGuard, StubScope,

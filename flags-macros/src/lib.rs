@@ -4,19 +4,16 @@
 
 use proc_macro::TokenStream;
 
-/// Generates `Flags` from `flags.toml`. See the `flags` crate.
 #[proc_macro]
 pub fn declare(input: TokenStream) -> TokenStream {
     flags_codegen::declare(input.into()).into()
 }
 
-/// Runs a fn only while its bool flag is on. See the `flags` crate.
 #[proc_macro_attribute]
 pub fn feature_gate(attr: TokenStream, item: TokenStream) -> TokenStream {
     flags_codegen::feature_gate(attr.into(), item.into()).into()
 }
 
-/// Stubs flags for a whole test fn. See the `flags` crate.
 #[proc_macro_attribute]
 pub fn stub(attr: TokenStream, item: TokenStream) -> TokenStream {
     flags_codegen::stub(attr.into(), item.into()).into()
