@@ -19,3 +19,6 @@ pub use declare::declare;
 pub use gate::{feature_gate, feature_gate_expand};
 pub use load::DEFAULT_FILE;
 pub use stub_attr::stub;
+
+#[cfg(test)]
+mod tests;
