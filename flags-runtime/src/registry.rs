@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use flags_model::Value;
 
 use crate::runtime::{Descriptor, Runtime};
-use crate::slot::{FAST, FAST_MASK, UNINIT, payload_bool, payload_int, payload_variant};
+use crate::slot::{
+    FAST, FAST_MASK, INLINE, TAG_MASK, UNINIT, payload_bool, payload_int, payload_variant,
+};
 use crate::sources::Vars;
-use crate::stub::StubGuard;
+use crate::stub::{self, StubGuard};
 
 /// One published word per flag.
 struct Slots<const N: usize>([AtomicU64; N]);
@@ -77,7 +79,9 @@ impl<const N: usize> Registry<N> {
         self.check(index, payload_variant, Runtime::read_variant)
     }
 
-    /// The one fast path: the published word answers, or the runtime does, out of line.
+    /// The one fast path: the published word answers, or the runtime does, out of line. A
+    /// flag stubbed in some other thread (another test) is still read from its word, after
+    /// one thread-local check that this thread holds no stub.
     #[inline(always)]
     fn check<T>(
         &'static self,
@@ -86,7 +90,7 @@ impl<const N: usize> Registry<N> {
         slow: fn(&'static Runtime, usize) -> T,
     ) -> T {
         let word = self.slots.0[index].load(Ordering::Relaxed);
-        if word & FAST_MASK == FAST {
+        if word & FAST_MASK == FAST || (word & TAG_MASK == INLINE && stub::none_in_this_thread()) {
             decode(word)
         } else {
             slow(&self.runtime, index)

@@ -8,13 +8,16 @@
 //! The tag says whether the payload holds the value (bools, variant indexes and integers
 //! that fit in 48 bits), or the value must be read from the snapshot (floats, strings,
 //! large integers), or the runtime has not started yet. `STUBBED` is set while any thread
-//! has a test stub for the flag; only then does a check look at thread-local stubs.
+//! has a test stub for the flag; only then does a check look at the current thread's stub
+//! count, and only when that is not zero does it search the thread's stubs.
 
 use flags_model::Value;
 
-pub(crate) const TAG_MASK: u64 = 0b11;
+/// The bits that say where the value is.
+pub const TAG_MASK: u64 = 0b11;
 pub(crate) const UNINIT: u64 = 0;
-pub(crate) const INLINE: u64 = 1;
+/// The payload holds the value.
+pub const INLINE: u64 = 1;
 pub(crate) const INDIRECT: u64 = 2;
 pub(crate) const STUBBED: u64 = 0b100;
 /// The bits a check compares against [`INLINE`] to take the fast path.

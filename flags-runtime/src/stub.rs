@@ -4,7 +4,7 @@
 //! test, or while a panic unwinds). Threads and tasks started by the test do not inherit it;
 //! carry stubs into them with [`StubScope`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -32,6 +32,21 @@ impl Drop for StubLayer {
 thread_local! {
     /// The stubs visible in this thread, newest last.
     static ACTIVE: RefCell<Vec<Arc<StubLayer>>> = const { RefCell::new(Vec::new()) };
+    /// How many entries `ACTIVE` has, readable without a borrow from inlined checks.
+    static ACTIVE_COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether the current thread has no stub at all: then a flag stubbed in other threads can
+/// be read from its published word.
+#[inline(always)]
+pub(crate) fn none_in_this_thread() -> bool {
+    ACTIVE_COUNT
+        .try_with(Cell::get)
+        .map_or(true, |count| count == 0)
+}
+
+fn set_count(active: &[Arc<StubLayer>]) {
+    let _ = ACTIVE_COUNT.try_with(|count| count.set(active.len()));
 }
 
 /// The value of a stub for flag `index` of `runtime` in this thread, if any.
@@ -84,7 +99,11 @@ impl StubGuard {
     }
 
     fn enter(layers: Vec<Arc<StubLayer>>) -> Self {
-        let _ = ACTIVE.try_with(|active| active.borrow_mut().extend(layers.iter().cloned()));
+        let _ = ACTIVE.try_with(|active| {
+            let mut active = active.borrow_mut();
+            active.extend(layers.iter().cloned());
+            set_count(&active);
+        });
         Self {
             layers,
             _this_thread_only: PhantomData,
@@ -102,6 +121,7 @@ impl Drop for StubGuard {
                     removed.push(active.remove(position));
                 }
             }
+            set_count(&active);
         });
         // Dropped outside the borrow: the last reference clears the flag's stubbed mark.
         drop(removed);
