@@ -178,6 +178,7 @@ pub fn feature_gate_expand(input: TokenStream) -> TokenStream {
         return syn::Error::new(span, message).into_compile_error();
     }
     let key = flag.key();
+    let flags_path = &check.flags;
     let when_off = match &check.when_off {
         WhenOff::Fallback(call) => quote!(return #call;),
         WhenOff::Disabled { span } => {
@@ -185,7 +186,9 @@ pub fn feature_gate_expand(input: TokenStream) -> TokenStream {
             quote_spanned!(*span=> return #krate::__private::disabled(#key);)
         }
     };
-    let flags = &check.flags;
+    // The path is the user's (`flags = crate::config::Flags`) but the call is generated: with
+    // expansion spans, lints such as `unused_qualifications` do not blame the user for it.
+    let flags = respan(quote!(#flags_path), Span::call_site());
     let mut accessor = rust_ident(flag.accessor());
     accessor.set_span(span);
     // Spanned at the name, so that an expired flag's deprecation warning points there.

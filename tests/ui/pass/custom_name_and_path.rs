@@ -1,5 +1,9 @@
 //! A custom file path, type name and module: the gate reads the same file as declare!.
-mod config {
+//! Generated items are documented and lint-clean, even under strict crate lints.
+#![deny(missing_docs, warnings, unreachable_pub, unused_qualifications)]
+
+/// Where the flags are declared.
+pub mod config {
     flags::declare!("fixtures/good.toml", name = AppFlags);
 }
 
