@@ -21,28 +21,18 @@ use syn::{
 use crate::args::GateArgs;
 use crate::declare::rust_ident;
 use crate::errors::Errors;
-use crate::item::LenientFn;
+use crate::item::{LenientFn, attribute_on_fn};
 use crate::load::{self, Location};
 
 /// The attribute.
 pub fn feature_gate(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let args = match syn::parse2::<GateArgs>(attr) {
-        Ok(args) => args,
-        Err(error) => {
-            let error = error.into_compile_error();
-            return quote!(#error #item);
-        }
-    };
-    let mut function = match syn::parse2::<LenientFn>(item.clone()) {
-        Ok(function) => function,
-        Err(_) => {
-            let error = syn::Error::new(
-                item.span(),
-                "#[feature_gate] goes on a fn (free fn or method, sync or async)",
-            );
-            let error = error.into_compile_error();
-            return quote!(#error #item);
-        }
+    let (args, mut function) = match attribute_on_fn::<GateArgs>(
+        attr,
+        &item,
+        "#[feature_gate] goes on a fn (free fn or method, sync or async)",
+    ) {
+        Ok(parsed) => parsed,
+        Err(tokens) => return tokens,
     };
     let flag = args.name.value();
     let mut errors = Errors::default();

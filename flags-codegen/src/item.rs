@@ -5,6 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
 use syn::{Attribute, Signature, Token, Visibility, braced, token};
 
 pub(crate) struct LenientFn {
@@ -57,4 +58,24 @@ impl LenientFn {
         });
         quote!(#(#attrs)* #vis #defaultness #sig #block)
     }
+}
+
+/// Reads an attribute's arguments and the fn it is on. On a mistake, returns what to emit
+/// instead: the error beside the item, untouched, so the fn still exists and one mistake
+/// yields one error.
+pub(crate) fn attribute_on_fn<A: Parse>(
+    attr: TokenStream,
+    item: &TokenStream,
+    misplaced: &str,
+) -> Result<(A, LenientFn), TokenStream> {
+    let args = syn::parse2::<A>(attr).map_err(|error| beside(error, item))?;
+    let function = syn::parse2::<LenientFn>(item.clone())
+        .map_err(|_| beside(syn::Error::new(item.span(), misplaced), item))?;
+    Ok((args, function))
+}
+
+/// `error` emitted next to `item`, unchanged.
+pub(crate) fn beside(error: syn::Error, item: &TokenStream) -> TokenStream {
+    let error = error.into_compile_error();
+    quote!(#error #item)
 }
