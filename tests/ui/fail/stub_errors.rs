@@ -9,8 +9,12 @@ fn wrong_type() {}
 #[flags::stub()]
 fn nothing() {}
 
+#[flags::stub(new_feature_enabled = true, flags = 1)]
+fn flags_not_a_path() {}
+
 fn main() {
     typo();
     wrong_type();
     nothing();
+    flags_not_a_path();
 }
