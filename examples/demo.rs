@@ -59,10 +59,10 @@ fn main() {
         let flag = info.flag();
         let mut row = vec![flag.key().to_owned()];
         row.extend(
-            (0..environments.len()).map(|index| show(&flag.value_in(Some(index)).to_string())),
+            (0..environments.len()).map(|index| show(&flag.setting_in(Some(index)).to_string())),
         );
         row.push(show(&info.value().to_string()));
-        row.push(info.origin().to_string());
+        row.push(info.reason().to_string());
         rows.push(row);
     }
     print_table(&rows);

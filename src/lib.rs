@@ -88,9 +88,11 @@ pub use flags_macros::feature_gate;
 pub use flags_macros::stub;
 
 pub use flags_runtime::{
-    Catalog, Date, Environments, FeatureDisabled, Flag, FlagInfo, FlagType, InitError, Input,
-    Origin, OverrideError, Problem, Report, Runtime, Scoped, Snapshot, StubGuard, StubScope,
-    TypeError, UnknownVariant, Value,
+    Attribute, AttributeValue, Catalog, Context, Date, Environments, Evaluation, EvaluationContext,
+    FeatureDisabled, Flag, FlagInfo, FlagType, InitError, Input, Origin, OverrideError, Problem,
+    Reason, Report, Runtime, Scoped, SegmentError, Setting, SharedContext, Snapshot, StubGuard,
+    StubScope, Timestamp, TypeError, UnknownVariant, Value, WithContext, bucket, with_context,
+    with_context_async,
 };
 
 /// Items the generated code uses. Not a public API: it changes without notice.

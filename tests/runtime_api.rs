@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use flags::{Origin, OverrideError, Value};
+use flags::{Origin, OverrideError, Reason, Setting, Value};
 
 flags::declare!();
 
@@ -16,8 +16,13 @@ fn programmatic_overrides_listing_and_explanations() {
         .set_override("checkout_flow", "express")
         .expect("a valid variant");
     assert_eq!(Flags::checkout_flow(), CheckoutFlow::Express);
-    let info = runtime.explain("checkout_flow").expect("declared");
-    assert_eq!(*info.origin(), Origin::Programmatic);
+    let info = runtime.explain("checkout_flow", None).expect("declared");
+    assert_eq!(
+        *info.reason(),
+        Reason::Override {
+            origin: Origin::Programmatic
+        }
+    );
     assert_eq!(info.value().to_string(), "express");
 
     // By accessor name as well as by key.
@@ -56,16 +61,20 @@ fn programmatic_overrides_listing_and_explanations() {
 
     runtime.clear_override("checkout_flow").expect("declared");
     assert_ne!(
-        *runtime.explain("checkout_flow").unwrap().origin(),
-        Origin::Programmatic
+        *runtime.explain("checkout_flow", None).unwrap().reason(),
+        Reason::Override {
+            origin: Origin::Programmatic
+        }
     );
     runtime.clear_overrides();
     assert_ne!(
         *runtime
-            .explain("product-TASKS-103-comments")
+            .explain("product-TASKS-103-comments", None)
             .unwrap()
-            .origin(),
-        Origin::Programmatic
+            .reason(),
+        Reason::Override {
+            origin: Origin::Programmatic
+        }
     );
 
     // Every flag is listed with its declaration.
@@ -85,7 +94,7 @@ fn programmatic_overrides_listing_and_explanations() {
             "support_banner"
         ]
     );
-    let feature = runtime.explain("new_feature_enabled").unwrap();
+    let feature = runtime.explain("new_feature_enabled", None).unwrap();
     let flag = feature.flag();
     assert_eq!(flag.description(), "Redesigned checkout page");
     assert_eq!(
@@ -97,7 +106,10 @@ fn programmatic_overrides_listing_and_explanations() {
         Some("2029-06-30")
     );
     let production = runtime.catalog().environments().position("production");
-    assert_eq!(flag.value_in(production), &Value::Bool(false));
+    assert_eq!(
+        flag.setting_in(production),
+        Setting::Value(Value::Bool(false))
+    );
     assert_eq!(runtime.catalog().env_var(flag), "FLAGS_NEW_FEATURE_ENABLED");
 }
 

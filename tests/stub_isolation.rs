@@ -76,7 +76,7 @@ fn sixteen_tests_started_together_see_only_their_own_stubs() {
 #[test]
 fn a_test_without_stubs_sees_the_configuration() {
     let configured = Flags::runtime()
-        .explain("max_upload_mb")
+        .explain("max_upload_mb", None)
         .expect("flag")
         .value()
         .clone();

@@ -16,10 +16,10 @@ fn a_stub_lasts_as_long_as_its_guard() {
         assert_eq!(Flags::new_feature_enabled(), !baseline);
         assert_eq!(
             *Flags::runtime()
-                .explain("new_feature_enabled")
+                .explain("new_feature_enabled", None)
                 .unwrap()
-                .origin(),
-            flags::Origin::Stub
+                .reason(),
+            flags::Reason::Stub
         );
     }
     assert_eq!(Flags::new_feature_enabled(), baseline);

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use flags_model::{Catalog, Date, Diagnostic, Flag, FlagType, SourceFile, Value, naming};
+use flags_model::{Catalog, Date, Diagnostic, Flag, FlagType, Setting, SourceFile, Value, naming};
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{Ident, LitStr};
@@ -539,8 +539,17 @@ impl Generator<'_> {
         }
         docs.push(format!(" - Default: `{}`", flag.default().to_toml()));
         for (index, environment) in self.catalog.environments().names().iter().enumerate() {
-            if let Some(value) = flag.environment_value(index) {
-                docs.push(format!(" - In `{environment}`: `{}`", value.to_toml()));
+            match flag.environment_setting(index) {
+                Some(Setting::Value(value)) => {
+                    docs.push(format!(" - In `{environment}`: `{}`", value.to_toml()))
+                }
+                Some(Setting::Targeted(targeting)) => {
+                    docs.push(format!(
+                        " - In `{environment}`: targeted, {}",
+                        targeting.summary()
+                    ));
+                }
+                None => {}
             }
         }
         docs.push(format!(

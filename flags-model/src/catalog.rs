@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::naming;
+use crate::targeting::{Requirement, Segment, Setting};
 use crate::value::{FlagType, Value};
 
 /// Everything `flags.toml` declares, validated: environments, override settings and flags
@@ -13,6 +14,7 @@ use crate::value::{FlagType, Value};
 pub struct Catalog {
     pub(crate) environments: Environments,
     pub(crate) overrides: OverrideSettings,
+    pub(crate) segments: Vec<Segment>,
     pub(crate) flags: Vec<Flag>,
 }
 
@@ -43,7 +45,8 @@ pub struct Flag {
     pub(crate) expires: Option<Date>,
     pub(crate) flag_type: FlagType,
     pub(crate) default: Value,
-    pub(crate) environments: Vec<Option<Value>>,
+    pub(crate) environments: Vec<Option<Setting>>,
+    pub(crate) requires: Vec<Requirement>,
     pub(crate) span: Range<usize>,
     pub(crate) line: usize,
 }
@@ -73,6 +76,19 @@ impl Catalog {
     /// All flags, in file order.
     pub fn flags(&self) -> &[Flag] {
         &self.flags
+    }
+
+    /// All segments, in file order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// A segment by name, with its index.
+    pub fn segment(&self, name: &str) -> Option<(usize, &Segment)> {
+        self.segments
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.name == name)
     }
 
     /// A flag by its key (`product-TASKS-103-comments`) or its accessor name
@@ -194,17 +210,23 @@ impl Flag {
         &self.default
     }
 
-    /// The value set for environment `index`, if any.
-    pub fn environment_value(&self, index: usize) -> Option<&Value> {
+    /// What environment `index` sets, if anything.
+    pub fn environment_setting(&self, index: usize) -> Option<&Setting> {
         self.environments.get(index).and_then(Option::as_ref)
     }
 
-    /// The value in environment `index` (its own or the default); the default when there
-    /// is no environment.
-    pub fn value_in(&self, environment: Option<usize>) -> &Value {
+    /// What the flag serves in `environment` (its own setting, else its default); its default
+    /// when there is no environment.
+    pub fn setting_in(&self, environment: Option<usize>) -> Setting {
         environment
-            .and_then(|e| self.environment_value(e))
-            .unwrap_or(&self.default)
+            .and_then(|e| self.environment_setting(e))
+            .cloned()
+            .unwrap_or_else(|| Setting::Value(self.default.clone()))
+    }
+
+    /// The flags that must have given values for this one to be evaluated.
+    pub fn requires(&self) -> &[Requirement] {
+        &self.requires
     }
 
     /// Byte range of its key in `flags.toml`.
@@ -231,6 +253,23 @@ impl Date {
                     .map_or(0, |d| d.as_secs() as i64)
             });
         Date::from_days_since_epoch(seconds.div_euclid(86_400))
+    }
+
+    /// Days from 1970-01-01 to this date (negative before it).
+    pub fn days_since_epoch(self) -> i64 {
+        let (year, month, day) = (
+            i64::from(self.year),
+            i64::from(self.month),
+            i64::from(self.day),
+        );
+        // Years start in March so that the leap day ends them.
+        let year = if month <= 2 { year - 1 } else { year };
+        let era = year.div_euclid(400);
+        let year_of_era = year.rem_euclid(400);
+        let shifted_month = (month + 9) % 12;
+        let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        era * 146_097 + day_of_era - 719_468
     }
 
     /// The civil date `days` after 1970-01-01 (proleptic Gregorian calendar).
@@ -280,6 +319,9 @@ mod tests {
         assert_eq!(Date::from_days_since_epoch(11_016), d(2000, 2, 29));
         assert_eq!(Date::from_days_since_epoch(20_543), d(2026, 3, 31));
         assert_eq!(Date::from_days_since_epoch(-1), d(1969, 12, 31));
+        for days in [-700_000, -1, 0, 59, 11_016, 20_543, 2_932_896] {
+            assert_eq!(Date::from_days_since_epoch(days).days_since_epoch(), days);
+        }
         assert_eq!(d(2027, 3, 31).to_string(), "2027-03-31");
         assert!(d(2026, 12, 31) < d(2027, 1, 1));
     }

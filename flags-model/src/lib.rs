@@ -20,8 +20,8 @@
 //! "#);
 //! let catalog = Catalog::parse(&file).expect("valid flags.toml");
 //! let (_, flag) = catalog.find("new_checkout_enabled").unwrap();
-//! assert_eq!(flag.value_in(Some(0)).to_string(), "true");
-//! assert_eq!(flag.value_in(Some(1)).to_string(), "false");
+//! assert_eq!(flag.setting_in(Some(0)).to_string(), "true");
+//! assert_eq!(flag.setting_in(Some(1)).to_string(), "false");
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -32,6 +32,7 @@ pub mod naming;
 mod overrides;
 mod parse;
 mod source;
+mod targeting;
 mod value;
 
 pub use catalog::{Catalog, Date, Environments, Flag, OverrideSettings};
@@ -39,4 +40,8 @@ pub use diagnostic::Diagnostic;
 pub use overrides::{ALL_ENVIRONMENTS_KEY, OverrideEntry, OverridesFile, parse_overrides};
 pub use parse::{FLAG_KEYS, Parsed, parse};
 pub use source::{Location, SourceFile};
+pub use targeting::{
+    Condition, Op, Operand, Requirement, Rollout, Rule, Segment, Serve, Setting, Split, Targeting,
+    Test, Timestamp,
+};
 pub use value::{FlagType, Input, TypeError, Value, Variant};

@@ -10,6 +10,7 @@ use crate::catalog::{Catalog, Date, Environments, Flag, OverrideSettings};
 use crate::diagnostic::Diagnostic;
 use crate::naming::{self, did_you_mean};
 use crate::source::SourceFile;
+use crate::targeting::SettingContext;
 use crate::value::{FlagType, Variant, describe_toml};
 
 /// Keys a flag's table may hold besides its environments' names.
@@ -20,9 +21,10 @@ pub const FLAG_KEYS: &[&str] = &[
     "expires",
     "default",
     "variants",
+    "requires",
 ];
 
-const TOP_LEVEL_KEYS: &[&str] = &["environments", "overrides", "flags"];
+const TOP_LEVEL_KEYS: &[&str] = &["environments", "overrides", "segments", "flags"];
 const ENVIRONMENTS_KEYS: &[&str] = &["names", "variable", "default"];
 const OVERRIDES_KEYS: &[&str] = &["env_prefix", "file_variable"];
 
@@ -98,7 +100,7 @@ impl Reader {
                     TOP_LEVEL_KEYS,
                     "the top level of flags.toml",
                     Some(
-                        "flags.toml holds [environments], [overrides] and [flags.<name>] tables"
+                        "flags.toml holds [environments], [overrides], [segments.<name>] and [flags.<name>] tables"
                             .into(),
                     ),
                 );
@@ -127,19 +129,21 @@ impl Reader {
                 .with_help("change [environments] variable or [overrides] file_variable"),
             );
         }
+        let segments = self.segments(root);
+        let segment_names: Vec<String> = segments.iter().map(|s| s.name.clone()).collect();
         let mut flags = Vec::new();
-        if let Some((_, value)) = root.get_key_value("flags") {
-            if let Some(table) = self.table(value, "`flags`", "[flags.<name>] tables") {
-                for (key, value) in table {
-                    if let Some(flag) = self.flag(file, (key, value), &environments) {
-                        flags.push(flag);
-                    }
-                }
+        let flag_tables = root
+            .get_key_value("flags")
+            .and_then(|(_, value)| self.table(value, "`flags`", "[flags.<name>] tables"));
+        for (key, value) in flag_tables.into_iter().flatten() {
+            if let Some(flag) = self.flag(file, (key, value), &environments, &segment_names) {
+                flags.push(flag);
             }
         }
         let mut catalog = Catalog {
             environments,
             overrides,
+            segments,
             flags,
         };
         let unnameable = self.check_names(&catalog);
@@ -149,6 +153,28 @@ impl Reader {
             index += 1;
             !unnameable.contains(&(index - 1))
         });
+        // Requirements name other flags, so they are read once every flag is known.
+        let by_name: HashMap<String, (usize, FlagType)> = catalog
+            .flags
+            .iter()
+            .enumerate()
+            .flat_map(|(index, flag)| {
+                [flag.key.clone(), flag.accessor.clone()]
+                    .map(|name| (name, (index, flag.flag_type.clone())))
+            })
+            .collect();
+        let keys: Vec<String> = catalog.flags.iter().map(|f| f.key.clone()).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        for flag in &mut catalog.flags {
+            let requires = flag_tables
+                .and_then(|tables| tables.get(flag.key.as_str()))
+                .and_then(|value| value.get_ref().as_table())
+                .and_then(|table| table.get_key_value("requires"));
+            if let Some((_, requires)) = requires {
+                flag.requires = self.requirements(requires, &flag.key, &by_name, &keys);
+            }
+        }
+        self.check_requirement_cycles(&catalog);
         catalog
     }
 
@@ -326,6 +352,7 @@ impl Reader {
         file: &SourceFile,
         (key, value): Entry<'_, '_>,
         environments: &Environments,
+        segments: &[String],
     ) -> Option<Flag> {
         let name = key.get_ref().as_ref();
         let table = self.table(
@@ -431,23 +458,16 @@ impl Reader {
         };
 
         let mut values = vec![None; environments.names.len()];
+        let setting_context = SettingContext {
+            flag: name,
+            flag_type: &flag_type,
+            default: &default_value,
+            segments,
+            file,
+        };
         for (index, environment) in environments.names.iter().enumerate() {
-            let Some((_, value)) = table.get_key_value(environment.as_str()) else {
-                continue;
-            };
-            match flag_type.check_toml(value.get_ref()) {
-                Ok(checked) => values[index] = Some(checked),
-                Err(error) => self.error(
-                    Diagnostic::new(
-                        format!(
-                            "`{environment}` of flag `{name}` must be {}, like its `default`; found {}",
-                            error.expected(),
-                            error.found()
-                        ),
-                        value.span(),
-                    )
-                    .with_optional_help(error.help().map(str::to_owned).or_else(|| example_of(&flag_type).map(|e| format!("for example {environment} = {e}")))),
-                ),
+            if let Some((_, value)) = table.get_key_value(environment.as_str()) {
+                values[index] = self.setting(environment, value, &setting_context);
             }
         }
 
@@ -473,6 +493,7 @@ impl Reader {
             flag_type,
             default: default_value,
             environments: values,
+            requires: Vec::new(),
             span: key.span(),
             line: file.location(key.span().start).line,
         })
@@ -662,14 +683,45 @@ impl Reader {
 
     fn string(&mut self, table: &DeTable<'_>, key: &str, context: &str) -> Option<Spanned<String>> {
         let (_, value) = table.get_key_value(key)?;
+        let text = self.text(value, &format!("`{key}` in {context}"), false)?;
+        Some(Spanned::new(value.span(), text.to_owned()))
+    }
+
+    /// The text of a string value; otherwise reports "`what` must be a (non-empty) string".
+    pub(crate) fn text<'v>(
+        &mut self,
+        value: &'v Spanned<DeValue<'_>>,
+        what: &str,
+        non_empty: bool,
+    ) -> Option<&'v str> {
         match value.get_ref() {
-            DeValue::String(s) => Some(Spanned::new(value.span(), s.to_string())),
+            DeValue::String(text) if !non_empty || !text.trim().is_empty() => Some(text.as_ref()),
+            other => {
+                let kind = if non_empty {
+                    "a non-empty string"
+                } else {
+                    "a string"
+                };
+                let found = match other {
+                    DeValue::String(_) => "an empty string",
+                    other => describe_toml(other),
+                };
+                self.error(Diagnostic::new(
+                    format!("{what} must be {kind}, found {found}"),
+                    value.span(),
+                ));
+                None
+            }
+        }
+    }
+
+    /// The bool of a bool value; otherwise reports "`what` must be a bool".
+    pub(crate) fn boolean(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<bool> {
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
             other => {
                 self.error(Diagnostic::new(
-                    format!(
-                        "`{key}` in {context} must be a string, found {}",
-                        describe_toml(other)
-                    ),
+                    format!("{what} must be a bool, found {}", describe_toml(other)),
                     value.span(),
                 ));
                 None
@@ -713,6 +765,63 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// A flag cannot require itself, directly or through others.
+    fn check_requirement_cycles(&mut self, catalog: &Catalog) {
+        let flags = &catalog.flags;
+        let mut reported: Vec<Vec<usize>> = Vec::new();
+        for start in 0..flags.len() {
+            // Depth-first from `start`, reporting each path that comes back to it.
+            let mut path = vec![start];
+            let mut next = vec![0usize];
+            while let Some(&current) = path.last() {
+                let position = next.last().copied().unwrap_or(0);
+                let Some(requirement) = flags[current].requires.get(position) else {
+                    path.pop();
+                    next.pop();
+                    continue;
+                };
+                if let Some(last) = next.last_mut() {
+                    *last += 1;
+                }
+                let target = requirement.flag;
+                if target == start {
+                    let mut cycle = path.clone();
+                    let lowest = cycle
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, f)| **f)
+                        .map_or(0, |(i, _)| i);
+                    cycle.rotate_left(lowest);
+                    if !reported.contains(&cycle) {
+                        let names: Vec<String> = cycle
+                            .iter()
+                            .chain(cycle.first())
+                            .map(|&f| format!("`{}`", flags[f].key))
+                            .collect();
+                        let first = &flags[cycle[0]];
+                        self.error(
+                            Diagnostic::new(
+                                format!(
+                                    "flags require each other in a cycle: {}",
+                                    names.join(" → ")
+                                ),
+                                first.span.clone(),
+                            )
+                            .with_help("remove one of these requirements"),
+                        );
+                        reported.push(cycle);
+                    }
+                } else if !path.contains(&target) && target > start {
+                    // Cycles through lower-numbered flags were found from those flags.
+                    path.push(target);
+                    next.push(0);
+                }
+            }
+        }
+    }
+}
+
 /// The flag that already has `name`, or records `flag` as its first holder.
 fn first_with<'a>(
     seen: &mut HashMap<&'a str, &'a Flag>,
@@ -733,7 +842,7 @@ fn is_env_var_name(text: &str) -> bool {
         && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn example_of(flag_type: &FlagType) -> Option<String> {
+pub(crate) fn example_of(flag_type: &FlagType) -> Option<String> {
     match flag_type {
         FlagType::Bool => Some("true".into()),
         FlagType::Int => Some("10".into()),

@@ -1,4 +1,4 @@
-use flags_model::{Catalog, Date, FlagType, SourceFile, Value, parse, parse_overrides};
+use flags_model::{Catalog, Date, FlagType, Setting, SourceFile, Value, parse, parse_overrides};
 
 const ENVIRONMENTS: &str = r#"
 [environments]
@@ -105,8 +105,14 @@ staging = "Staging!"
         })
     );
     assert_eq!(feature.flag_type(), &FlagType::Bool);
-    assert_eq!(feature.value_in(Some(2)), &Value::Bool(true));
-    assert_eq!(feature.value_in(Some(3)), &Value::Bool(false));
+    assert_eq!(
+        feature.setting_in(Some(2)),
+        Setting::Value(Value::Bool(true))
+    );
+    assert_eq!(
+        feature.setting_in(Some(3)),
+        Setting::Value(Value::Bool(false))
+    );
     assert_eq!(feature.line(), 7);
     assert!(feature.is_expired(Date {
         year: 2027,
@@ -137,15 +143,15 @@ staging = "Staging!"
         .map(|v| v.ident())
         .collect();
     assert_eq!(idents, ["Legacy", "OnePage", "Express"]);
-    assert_eq!(flow.value_in(Some(2)).to_string(), "one_page");
+    assert_eq!(flow.setting_in(Some(2)).to_string(), "one_page");
     assert!(matches!(flow.default(), Value::Variant { index: 0, .. }));
 
     let (_, upload) = catalog.find("max_upload_mb").unwrap();
-    assert_eq!(upload.value_in(Some(3)), &Value::Int(50));
+    assert_eq!(upload.setting_in(Some(3)), Setting::Value(Value::Int(50)));
     let (_, rate) = catalog.find("sample_rate").unwrap();
-    assert_eq!(rate.value_in(Some(3)), &Value::Float(1.0));
+    assert_eq!(rate.setting_in(Some(3)), Setting::Value(Value::Float(1.0)));
     let (_, banner) = catalog.find("banner_text").unwrap();
-    assert_eq!(banner.value_in(Some(2)).to_string(), "Staging!");
+    assert_eq!(banner.setting_in(Some(2)).to_string(), "Staging!");
 }
 
 #[test]

@@ -10,6 +10,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod bucket;
+mod context;
+mod eval;
 mod registry;
 mod report;
 mod runtime;
@@ -18,10 +21,20 @@ mod snapshot;
 mod sources;
 mod stub;
 
-pub use flags_model::{Catalog, Date, Environments, Flag, FlagType, Input, TypeError, Value};
-pub use report::{FeatureDisabled, InitError, OverrideError, Problem, Report, UnknownVariant};
+pub use bucket::{bucket, murmur3_x86_32};
+pub use context::{
+    Attribute, AttributeValue, Context, EvaluationContext, SharedContext, Timestamp, WithContext,
+    with_context, with_context_async,
+};
+pub use eval::Reason;
+pub use flags_model::{
+    Catalog, Date, Environments, Flag, FlagType, Input, Setting, TypeError, Value,
+};
+pub use report::{
+    FeatureDisabled, InitError, OverrideError, Problem, Report, SegmentError, UnknownVariant,
+};
 pub use runtime::{FlagInfo, Runtime};
-pub use snapshot::Snapshot;
+pub use snapshot::{Evaluation, Snapshot};
 pub use sources::{Origin, ProcessVars, Vars};
 pub use stub::{Scoped, StubGuard, StubScope};
 
@@ -34,6 +47,7 @@ pub mod __private {
     pub use std::sync::Arc;
 
     pub use crate::report::GateOutput;
+    pub use crate::runtime::FromValue;
 
     /// What a `#[feature_gate]` fn returns while its flag is off, inferred from its return type.
     #[inline]

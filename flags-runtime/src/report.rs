@@ -189,6 +189,38 @@ impl fmt::Display for OverrideError {
 
 impl std::error::Error for OverrideError {}
 
+/// Why a segment change was refused. Nothing changes when one is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SegmentError {
+    /// No segment has that name.
+    UnknownSegment {
+        /// The name given.
+        name: String,
+        /// The closest segment name, if any is close.
+        suggestion: Option<String>,
+    },
+}
+
+impl fmt::Display for SegmentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SegmentError::UnknownSegment {
+                name,
+                suggestion: Some(s),
+            } => {
+                write!(f, "unknown segment `{name}`; did you mean `{s}`?")
+            }
+            SegmentError::UnknownSegment {
+                name,
+                suggestion: None,
+            } => write!(f, "unknown segment `{name}`"),
+        }
+    }
+}
+
+impl std::error::Error for SegmentError {}
+
 /// A name that is not one of a variant flag's variants (from the generated enums' `FromStr`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownVariant {

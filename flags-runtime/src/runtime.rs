@@ -1,16 +1,19 @@
 //! The runtime behind one generated `Flags` type: it starts on first use (or at
 //! [`Runtime::init`]), resolves every flag, publishes the results for one-load checks, and
-//! rebuilds the whole configuration on [`Runtime::reload`] or an override change.
+//! rebuilds the whole configuration on [`Runtime::reload`] or a change made through it.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use arc_swap::ArcSwap;
-use flags_model::{Catalog, Flag, Input, SourceFile, Value};
+use flags_model::{Catalog, Flag, Input, Setting, SourceFile, Timestamp, Value};
 
-use crate::report::{InitError, OverrideError, Problem, Report};
+use crate::context::{self, EvaluationContext};
+use crate::eval::{Outcome, Program, Reason, Scope, SegmentState, Why};
+use crate::report::{InitError, OverrideError, Problem, Report, SegmentError};
 use crate::slot::{self, STUBBED, TAG_MASK};
-use crate::snapshot::{Resolution, Snapshot};
+use crate::snapshot::{Evaluation, Resolution, Resolved, Snapshot};
 use crate::sources::{
     EnvVarSource, Layer, Loaded, Origin, OverridesFileSource, ProcessVars, Source, Vars,
 };
@@ -66,12 +69,12 @@ impl StaticValue {
     }
 }
 
-/// The current value and origin of a flag, with its declaration.
+/// A flag's declaration, its value now (in the current thread and context) and why.
 #[derive(Clone, Debug)]
 pub struct FlagInfo {
     flag: &'static Flag,
     value: Value,
-    origin: Origin,
+    reason: Reason,
 }
 
 impl FlagInfo {
@@ -80,14 +83,14 @@ impl FlagInfo {
         self.flag
     }
 
-    /// The value now in force (in the current thread, stubs included).
+    /// The value now in force (in the current thread, stubs included, for the current context).
     pub fn value(&self) -> &Value {
         &self.value
     }
 
-    /// Which source decided it.
-    pub fn origin(&self) -> &Origin {
-        &self.origin
+    /// Why it has that value.
+    pub fn reason(&self) -> &Reason {
+        &self.reason
     }
 }
 
@@ -116,6 +119,7 @@ struct Writer {
     consistent: bool,
     sources: Vec<SourceState>,
     programmatic: Layer,
+    segments: Vec<SegmentChanges>,
     environment: Option<usize>,
     environment_error: Option<InitError>,
     problems: Arc<[Problem]>,
@@ -126,6 +130,16 @@ struct SourceState {
     source: Box<dyn Source>,
     last_good: Layer,
 }
+
+/// Keys added to and removed from a segment at run time.
+#[derive(Clone, Debug, Default)]
+struct SegmentChanges {
+    added: HashSet<String>,
+    removed: HashSet<String>,
+}
+
+/// How deep prerequisites may nest (they cannot loop: cycles are compile errors).
+const MAX_DEPTH: usize = 64;
 
 impl Runtime {
     /// A runtime for the flags in `descriptor`, publishing into `slots` (one per flag).
@@ -197,19 +211,23 @@ impl Runtime {
         &self.state().catalog
     }
 
-    /// Every flag with its declaration, current value and origin.
+    /// Every flag with its declaration, current value and why (for the current context).
     pub fn flags(&'static self) -> Vec<FlagInfo> {
         let snapshot = self.snapshot();
         (0..self.catalog().flags().len())
-            .filter_map(|index| self.info(&snapshot, index))
+            .filter_map(|index| self.info(&snapshot, index, None))
             .collect()
     }
 
-    /// One flag (by key or accessor name) with its current value and origin: the answer to
-    /// "why is this flag on?".
-    pub fn explain(&'static self, name: &str) -> Option<FlagInfo> {
+    /// One flag (by key or accessor name) with its value and why, for `context` (the
+    /// current context when `None`): the answer to "why does this user see the feature?".
+    pub fn explain(
+        &'static self,
+        name: &str,
+        context: Option<&dyn EvaluationContext>,
+    ) -> Option<FlagInfo> {
         let (index, _) = self.catalog().find(name)?;
-        self.info(&self.snapshot(), index)
+        self.info(&self.snapshot(), index, context)
     }
 
     /// The configuration now in force, held still for consistent reads of several flags.
@@ -222,7 +240,7 @@ impl Runtime {
 
     /// Overrides a flag for the whole process (above environment variables and the overrides
     /// file; below test stubs). The value is checked against the flag's type; a refused value
-    /// changes nothing.
+    /// changes nothing. An override is final: targeting and prerequisites do not apply.
     pub fn set_override(
         &'static self,
         name: &str,
@@ -236,20 +254,61 @@ impl Runtime {
                     flag: flag.key().to_owned(),
                     error,
                 })?;
-        self.change_programmatic(|layer| layer.set(index, value, Origin::Programmatic));
+        self.change(|writer| writer.programmatic.set(index, value, Origin::Programmatic));
         Ok(())
     }
 
     /// Removes a programmatic override.
     pub fn clear_override(&'static self, name: &str) -> Result<(), OverrideError> {
         let (index, _) = self.find(name)?;
-        self.change_programmatic(|layer| layer.clear(index));
+        self.change(|writer| writer.programmatic.clear(index));
         Ok(())
     }
 
     /// Removes every programmatic override.
     pub fn clear_overrides(&'static self) {
-        self.change_programmatic(Layer::clear_all);
+        self.change(|writer| writer.programmatic.clear_all());
+    }
+
+    /// Adds the context key `key` to `segment`, in every thread from the next evaluation on
+    /// (as when a support tool tags a user as a beta tester).
+    pub fn add_to_segment(&'static self, segment: &str, key: &str) -> Result<(), SegmentError> {
+        let index = self.find_segment(segment)?;
+        self.change(|writer| {
+            let changes = &mut writer.segments[index];
+            changes.removed.remove(key);
+            changes.added.insert(key.to_owned());
+        });
+        Ok(())
+    }
+
+    /// Removes the context key `key` from `segment` (also a key listed in `flags.toml`).
+    pub fn remove_from_segment(
+        &'static self,
+        segment: &str,
+        key: &str,
+    ) -> Result<(), SegmentError> {
+        let index = self.find_segment(segment)?;
+        self.change(|writer| {
+            let changes = &mut writer.segments[index];
+            changes.added.remove(key);
+            changes.removed.insert(key.to_owned());
+        });
+        Ok(())
+    }
+
+    /// The keys listed in `segment` now (those of `flags.toml` with the run-time changes),
+    /// sorted.
+    pub fn segment_keys(&'static self, segment: &str) -> Result<Vec<String>, SegmentError> {
+        let index = self.find_segment(segment)?;
+        let resolution = self.state().current.load();
+        let mut keys: Vec<String> = resolution
+            .segments
+            .get(index)
+            .map(|s| s.keys.iter().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        Ok(keys)
     }
 
     /// A test stub for flag `index` in the current thread. Used by the generated
@@ -269,24 +328,45 @@ impl Runtime {
             })
     }
 
-    fn change_programmatic(&'static self, change: impl FnOnce(&mut Layer)) {
+    fn find_segment(&'static self, name: &str) -> Result<usize, SegmentError> {
+        let catalog = self.catalog();
+        match catalog.segment(name) {
+            Some((index, _)) if self.state().consistent => Ok(index),
+            _ => Err(SegmentError::UnknownSegment {
+                name: name.to_owned(),
+                suggestion: flags_model::naming::suggest(
+                    name,
+                    catalog.segments().iter().map(|s| s.name.as_str()),
+                )
+                .map(str::to_owned),
+            }),
+        }
+    }
+
+    /// Changes the writer's state and swaps in the configuration that results.
+    fn change(&'static self, change: impl FnOnce(&mut Writer)) {
         let state = self.state();
         let mut writer = lock(&state.writer);
-        change(&mut writer.programmatic);
+        change(&mut writer);
         let resolution = writer.refresh(self, &state.catalog, false);
         self.publish(&state.current, resolution);
     }
 
-    fn info(&'static self, snapshot: &Snapshot, index: usize) -> Option<FlagInfo> {
+    fn info(
+        &'static self,
+        snapshot: &Snapshot,
+        index: usize,
+        context: Option<&dyn EvaluationContext>,
+    ) -> Option<FlagInfo> {
         if !self.state().consistent {
             return None;
         }
         let flag = self.catalog().flags().get(index)?;
-        let (value, origin) = snapshot.get(index);
+        let Evaluation { value, reason } = snapshot.evaluate(index, context);
         Some(FlagInfo {
             flag,
             value,
-            origin,
+            reason,
         })
     }
 
@@ -331,6 +411,7 @@ impl Runtime {
                 })
                 .collect(),
             programmatic: Layer::new(descriptor.flags.len()),
+            segments: vec![SegmentChanges::default(); parsed.catalog.segments().len()],
             environment: None,
             environment_error: None,
             problems: Arc::new([]),
@@ -360,8 +441,11 @@ impl Runtime {
     }
 
     fn publish_slots(&self, resolution: &Resolution) {
-        for (slot, value) in self.slots.iter().zip(resolution.values.iter()) {
-            let word = slot::encode(value);
+        for (slot, resolved) in self.slots.iter().zip(resolution.resolved.iter()) {
+            let word = match resolved {
+                Resolved::Static { value, .. } => slot::encode(value),
+                Resolved::Dynamic(_) => slot::DYNAMIC,
+            };
             // Keep the stubbed mark, which stub guards set and clear concurrently.
             let _ = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
                 Some(word | (old & STUBBED))
@@ -398,9 +482,85 @@ impl Runtime {
         }
     }
 
+    /// Flag `index` in `resolution` for `context`: a stub of this thread, else what the
+    /// flag resolved to (evaluated when it targets or has prerequisites).
+    pub(crate) fn outcome<'r>(
+        &'static self,
+        resolution: &'r Resolution,
+        index: usize,
+        context: Option<&dyn EvaluationContext>,
+        depth: usize,
+    ) -> Outcome<'r> {
+        let stubbed = self
+            .slots
+            .get(index)
+            .is_some_and(|slot| slot.load(Ordering::Relaxed) & STUBBED != 0);
+        if stubbed {
+            if let Some(value) = stub::lookup(self, index) {
+                return Outcome {
+                    value: std::borrow::Cow::Owned(value),
+                    why: Why::Stub,
+                };
+            }
+        }
+        let Some(resolved) = resolution.resolved.get(index) else {
+            return Outcome {
+                value: std::borrow::Cow::Owned(self.default_value(index)),
+                why: Why::Missing,
+            };
+        };
+        let program = match resolved {
+            Resolved::Static {
+                value,
+                origin,
+                overridden: true,
+            } => {
+                return Outcome {
+                    value: std::borrow::Cow::Borrowed(value),
+                    why: Why::Override(origin),
+                };
+            }
+            Resolved::Static { value, origin, .. } => {
+                return Outcome {
+                    value: std::borrow::Cow::Borrowed(value),
+                    why: Why::Static(origin),
+                };
+            }
+            Resolved::Dynamic(program) => program,
+        };
+        for (required, is) in &program.requires {
+            let met = depth < MAX_DEPTH
+                && *self
+                    .outcome(resolution, *required, context, depth + 1)
+                    .value
+                    == *is;
+            if !met {
+                return Outcome {
+                    value: std::borrow::Cow::Borrowed(&program.default),
+                    why: Why::PrerequisiteOff(*required),
+                };
+            }
+        }
+        let scope = Scope {
+            segments: &resolution.segments,
+            now: &Timestamp::now,
+        };
+        program.evaluate(context, &scope)
+    }
+
+    /// The public form of an outcome's reason.
+    pub(crate) fn reason(&'static self, outcome: &Outcome<'_>) -> Reason {
+        outcome.why.to_reason(|index| {
+            self.descriptor
+                .flags
+                .get(index)
+                .map_or_else(|| format!("#{index}"), |flag| flag.key.to_owned())
+        })
+    }
+
     /// The value of flag `index` when the fast path cannot answer: before the runtime has
-    /// started, while a stub for the flag exists in some thread, or for values that do not
-    /// fit in the published word.
+    /// started, while this thread has a stub, for values that do not fit in the published
+    /// word, and for flags evaluated per context (for the current context).
     #[cold]
     #[inline(never)]
     fn read(&'static self, index: usize) -> Read {
@@ -421,13 +581,41 @@ impl Runtime {
             return Read::Word(word);
         }
         let resolution = self.state().current.load();
-        Read::Value(
-            resolution
-                .values
-                .get(index)
-                .cloned()
-                .unwrap_or_else(|| self.default_value(index)),
-        )
+        Read::Value(context::with_current(|current| {
+            let current = current.map(|c| c as &dyn EvaluationContext);
+            self.outcome(&resolution, index, current, 0)
+                .value
+                .into_owned()
+        }))
+    }
+
+    /// Flag `index` for `context`.
+    #[doc(hidden)]
+    pub fn read_for<T: FromValue>(
+        &'static self,
+        index: usize,
+        context: &dyn EvaluationContext,
+    ) -> T {
+        let resolution = self.state().current.load();
+        let value = self
+            .outcome(&resolution, index, Some(context), 0)
+            .value
+            .into_owned();
+        self.typed(index, value)
+    }
+
+    /// Flag `index` for `context` (the current context when `None`), and why.
+    #[doc(hidden)]
+    pub fn evaluate<T: FromValue>(
+        &'static self,
+        index: usize,
+        context: Option<&dyn EvaluationContext>,
+    ) -> Evaluation<T> {
+        let Evaluation { value, reason } = self.snapshot().evaluate(index, context);
+        Evaluation {
+            value: self.typed(index, value),
+            reason,
+        }
     }
 
     /// Slow path of a bool check.
@@ -476,16 +664,15 @@ impl Runtime {
 }
 
 /// The Rust type an accessor returns, taken out of a [`Value`].
-pub(crate) trait FromValue: Default {
+#[doc(hidden)]
+pub trait FromValue: Default {
+    /// The value as `Self`, if it is of that type.
     fn from_value(value: Value) -> Option<Self>;
 }
 
 impl FromValue for bool {
     fn from_value(value: Value) -> Option<Self> {
-        match value {
-            Value::Bool(b) => Some(b),
-            _ => None,
-        }
+        value.as_bool()
     }
 }
 
@@ -554,47 +741,89 @@ impl Writer {
             )]);
         }
         self.generation += 1;
-        let flags = runtime.descriptor.flags.len();
-        let mut values = Vec::with_capacity(flags);
-        let mut origins = Vec::with_capacity(flags);
-        for index in 0..flags {
-            let (value, origin) = self.resolve(runtime, catalog, index);
-            values.push(value);
-            origins.push(origin);
-        }
+        let resolved = (0..runtime.descriptor.flags.len())
+            .map(|index| self.resolve(runtime, catalog, index))
+            .collect();
+        let segments = if self.consistent {
+            catalog
+                .segments()
+                .iter()
+                .zip(&self.segments)
+                .map(|(segment, changes)| {
+                    SegmentState::new(segment, &changes.added, &changes.removed)
+                })
+                .collect()
+        } else {
+            Box::default()
+        };
         Resolution {
             generation: self.generation,
             environment: self.environment,
             environment_error: self.environment_error.clone(),
-            values: values.into(),
-            origins: origins.into(),
+            resolved,
+            segments,
             problems: Arc::clone(&self.problems),
         }
     }
 
-    /// Highest first: programmatic override, each source's last good value, flags.toml's
-    /// value for the environment, its default.
-    fn resolve(&self, runtime: &Runtime, catalog: &Catalog, index: usize) -> (Value, Origin) {
+    /// Highest first: programmatic override, each source's last good value (all final), then
+    /// `flags.toml`'s setting for the environment (a value or targeting), else its default.
+    fn resolve(&self, runtime: &Runtime, catalog: &Catalog, index: usize) -> Resolved {
         let flag = match catalog.flags().get(index) {
             Some(flag) if self.consistent => flag,
-            _ => return (runtime.default_value(index), Origin::Default),
+            _ => {
+                return Resolved::Static {
+                    value: runtime.default_value(index),
+                    origin: Origin::Default,
+                    overridden: false,
+                };
+            }
         };
         let layers =
             std::iter::once(&self.programmatic).chain(self.sources.iter().map(|s| &s.last_good));
         for layer in layers {
             if let Some((value, origin)) = layer.get(index) {
-                return (value.clone(), origin.clone());
+                return Resolved::Static {
+                    value: value.clone(),
+                    origin: origin.clone(),
+                    overridden: true,
+                };
             }
         }
-        match self
+        let origin = match self
             .environment
-            .and_then(|e| Some((e, flag.environment_value(e)?)))
+            .filter(|&e| flag.environment_setting(e).is_some())
         {
-            Some((environment, value)) => {
-                let name = catalog.environments().names()[environment].clone();
-                (value.clone(), Origin::Environment(name))
+            Some(environment) => {
+                Origin::Environment(catalog.environments().names()[environment].clone())
             }
-            None => (flag.default().clone(), Origin::Default),
+            None => Origin::Default,
+        };
+        let requires: Vec<(usize, Value)> = flag
+            .requires()
+            .iter()
+            .map(|r| (r.flag, r.is.clone()))
+            .collect();
+        match flag.setting_in(self.environment) {
+            Setting::Value(value) if requires.is_empty() => Resolved::Static {
+                value,
+                origin,
+                overridden: false,
+            },
+            Setting::Value(value) => Resolved::Dynamic(Program {
+                targeting: None,
+                value,
+                origin,
+                requires,
+                default: flag.default().clone(),
+            }),
+            Setting::Targeted(targeting) => Resolved::Dynamic(Program {
+                targeting: Some(targeting),
+                value: flag.default().clone(),
+                origin,
+                requires,
+                default: flag.default().clone(),
+            }),
         }
     }
 

@@ -7,7 +7,8 @@
 //!
 //! The tag says whether the payload holds the value (bools, variant indexes and integers
 //! that fit in 48 bits), or the value must be read from the snapshot (floats, strings,
-//! large integers), or the runtime has not started yet. `STUBBED` is set while any thread
+//! large integers), or evaluated for a context (targeting), or the runtime has not started
+//! yet. `STUBBED` is set while any thread
 //! has a test stub for the flag; only then does a check look at the current thread's stub
 //! count, and only when that is not zero does it search the thread's stubs.
 
@@ -19,6 +20,8 @@ pub(crate) const UNINIT: u64 = 0;
 /// The payload holds the value.
 pub const INLINE: u64 = 1;
 pub(crate) const INDIRECT: u64 = 2;
+/// Evaluated per context (targeting or prerequisites): always the slow path.
+pub(crate) const DYNAMIC: u64 = 3;
 pub(crate) const STUBBED: u64 = 0b100;
 /// The bits a check compares against [`INLINE`] to take the fast path.
 pub const FAST_MASK: u64 = TAG_MASK | STUBBED;

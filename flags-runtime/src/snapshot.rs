@@ -4,25 +4,50 @@ use std::sync::Arc;
 
 use flags_model::Value;
 
+use crate::context::{self, EvaluationContext};
+use crate::eval::{Program, Reason, SegmentState};
 use crate::report::{InitError, Problem};
 use crate::runtime::{FromValue, Runtime};
 use crate::sources::Origin;
-use crate::stub;
 
-/// One complete configuration: a value and its origin for every flag. Built whole off to
-/// the side, then swapped in; never changed afterwards.
+/// What one flag resolved to in a configuration.
+#[derive(Debug)]
+pub(crate) enum Resolved {
+    /// The same value for every context.
+    Static {
+        value: Value,
+        origin: Origin,
+        /// Set by an override (final: no targeting, no prerequisites).
+        overridden: bool,
+    },
+    /// Evaluated per context: targeting, prerequisites or both.
+    Dynamic(Program),
+}
+
+/// One complete configuration: every flag resolved, and the segments. Built whole off to the
+/// side, then swapped in; never changed afterwards.
 #[derive(Debug)]
 pub(crate) struct Resolution {
     pub(crate) generation: u64,
     pub(crate) environment: Option<usize>,
     pub(crate) environment_error: Option<InitError>,
-    pub(crate) values: Box<[Value]>,
-    pub(crate) origins: Box<[Origin]>,
+    pub(crate) resolved: Box<[Resolved]>,
+    pub(crate) segments: Box<[SegmentState]>,
     pub(crate) problems: Arc<[Problem]>,
 }
 
+/// A flag's value and why it has it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation<T = Value> {
+    /// The value.
+    pub value: T,
+    /// Why: a stub, an override, a rule, a rollout bucket, a prerequisite...
+    pub reason: Reason,
+}
+
 /// A configuration held still: every read through it sees the same values, whatever
-/// reloads happen meanwhile. Test stubs of the current thread still apply.
+/// reloads happen meanwhile. Test stubs of the current thread still apply, and targeted
+/// flags are evaluated for the current context (see `with_context`).
 ///
 /// Taken with the generated `Flags::snapshot()`, which has one typed method per flag.
 #[derive(Clone, Debug)]
@@ -49,23 +74,33 @@ impl Snapshot {
             .map(String::as_str)
     }
 
-    /// The value of flag `index`, and where it came from.
-    pub fn get(&self, index: usize) -> (Value, Origin) {
-        if let Some(value) = stub::lookup(self.runtime, index) {
-            return (value, Origin::Stub);
-        }
-        match (
-            self.resolution.values.get(index),
-            self.resolution.origins.get(index),
-        ) {
-            (Some(value), Some(origin)) => (value.clone(), origin.clone()),
-            _ => (self.runtime.default_value(index), Origin::Default),
+    /// Flag `index` for `context` (or the current context when `None`), and why.
+    pub fn evaluate(&self, index: usize, context: Option<&dyn EvaluationContext>) -> Evaluation {
+        let evaluate = |context: Option<&dyn EvaluationContext>| {
+            let outcome = self.runtime.outcome(&self.resolution, index, context, 0);
+            let reason = self.runtime.reason(&outcome);
+            Evaluation {
+                value: outcome.value.into_owned(),
+                reason,
+            }
+        };
+        match context {
+            Some(context) => evaluate(Some(context)),
+            None => context::with_current(|current| {
+                evaluate(current.map(|c| c as &dyn EvaluationContext))
+            }),
         }
     }
 
-    /// The value of flag `index`.
+    /// The value of flag `index` for the current context.
     pub fn value(&self, index: usize) -> Value {
-        self.get(index).0
+        context::with_current(|current| {
+            let current = current.map(|c| c as &dyn EvaluationContext);
+            self.runtime
+                .outcome(&self.resolution, index, current, 0)
+                .value
+                .into_owned()
+        })
     }
 
     /// Bool flag `index`.

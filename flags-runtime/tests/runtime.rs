@@ -5,10 +5,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
 use common::*;
-use flags_runtime::{InitError, Origin, OverrideError, StubScope, Value};
+use flags_runtime::{InitError, Origin, OverrideError, Reason, StubScope, Value};
 
-fn origin(registry: &'static TestRegistry, name: &str) -> Origin {
-    registry.runtime().explain(name).unwrap().origin().clone()
+fn reason(registry: &'static TestRegistry, name: &str) -> Reason {
+    registry
+        .runtime()
+        .explain(name, None)
+        .unwrap()
+        .reason()
+        .clone()
 }
 
 #[test]
@@ -25,10 +30,17 @@ fn environment_values_and_defaults() {
     assert_eq!(&*registry.string(BANNER), "hello");
     assert_eq!(registry.int(HUGE), 9_007_199_254_740_993);
     assert_eq!(
-        origin(registry, "checkout_flow"),
-        Origin::Environment("staging".into())
+        reason(registry, "checkout_flow"),
+        Reason::Static {
+            origin: Origin::Environment("staging".into())
+        }
     );
-    assert_eq!(origin(registry, "beta_enabled"), Origin::Default);
+    assert_eq!(
+        reason(registry, "beta_enabled"),
+        Reason::Static {
+            origin: Origin::Default
+        }
+    );
 }
 
 #[test]
@@ -108,8 +120,10 @@ fn env_var_overrides_are_typed_and_named() {
     assert_eq!(registry.float(RATE), 1.0);
     assert_eq!(&*registry.string(BANNER), "hi there");
     assert_eq!(
-        origin(registry, "beta_enabled"),
-        Origin::EnvVar("FLAGS_BETA_ENABLED".into())
+        reason(registry, "beta_enabled"),
+        Reason::Override {
+            origin: Origin::EnvVar("FLAGS_BETA_ENABLED".into())
+        }
     );
 }
 
@@ -180,10 +194,12 @@ fn overrides_file_applies_and_a_broken_one_keeps_the_last_good() {
     assert!(!registry.bool(BETA));
     assert_eq!(registry.int(UPLOAD), 99);
     assert_eq!(
-        origin(registry, "max_upload_mb"),
-        Origin::OverridesFile {
-            path: path.clone(),
-            line: 5
+        reason(registry, "max_upload_mb"),
+        Reason::Override {
+            origin: Origin::OverridesFile {
+                path: path.clone(),
+                line: 5
+            }
         }
     );
 
@@ -257,7 +273,12 @@ fn programmatic_overrides_are_checked_and_outrank_env_vars() {
     let runtime = registry.runtime();
     runtime.set_override("max_upload_mb", 64).unwrap();
     assert_eq!(registry.int(UPLOAD), 64);
-    assert_eq!(origin(registry, "max_upload_mb"), Origin::Programmatic);
+    assert_eq!(
+        reason(registry, "max_upload_mb"),
+        Reason::Override {
+            origin: Origin::Programmatic
+        }
+    );
     runtime.set_override("checkout_flow", "express").unwrap();
     assert_eq!(registry.variant(FLOW), 2);
     runtime.set_override("sample_rate", 1).unwrap();
@@ -296,7 +317,7 @@ fn stubs_outrank_everything_and_end_with_their_guard() {
     {
         let _guard = registry.stub(BETA, Value::Bool(true));
         assert!(registry.bool(BETA));
-        assert_eq!(origin(registry, "beta_enabled"), Origin::Stub);
+        assert_eq!(reason(registry, "beta_enabled"), Reason::Stub);
         {
             let _inner = registry.stub(BETA, Value::Bool(false));
             assert!(!registry.bool(BETA), "the newest stub wins");
@@ -415,7 +436,7 @@ fn listing_shows_every_flag_with_metadata_value_and_origin() {
                 "{} = {} ({})",
                 info.flag().key(),
                 info.value(),
-                info.origin()
+                info.reason()
             )
         })
         .collect();

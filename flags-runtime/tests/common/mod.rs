@@ -1,3 +1,6 @@
+// Shared by several test binaries, each of which uses only part of it.
+#![allow(dead_code)]
+
 //! A runtime built from flags.toml text at run time, with its own environment variables,
 //! the way generated code builds one at compile time.
 
@@ -7,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use flags_model::{Catalog, SourceFile, Value};
 use flags_runtime::__private::{Descriptor, FlagDescriptor, StaticValue};
-use flags_runtime::{Runtime, StubGuard, Vars};
+use flags_runtime::{Evaluation, EvaluationContext, Runtime, StubGuard, Vars};
 
 #[derive(Default)]
 pub struct MapVars(Mutex<HashMap<String, String>>);
@@ -67,6 +70,12 @@ impl TestRegistry {
     }
     pub fn stub(&self, index: usize, value: Value) -> StubGuard {
         self.runtime.stub(index, value)
+    }
+    pub fn bool_for(&self, index: usize, context: &dyn EvaluationContext) -> bool {
+        self.runtime.read_for(index, context)
+    }
+    pub fn evaluate(&self, index: usize, context: &dyn EvaluationContext) -> Evaluation<Value> {
+        self.runtime.snapshot().evaluate(index, Some(context))
     }
 }
 

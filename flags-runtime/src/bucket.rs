@@ -1,0 +1,258 @@
+//! Sticky percentage buckets, compatible with Unleash's.
+//!
+//! A context's bucket for a rollout is `murmur3_x86_32("{group}:{value}", seed 0) % 100 + 1`:
+//! a number from 1 to 100, where `group` is the flag's key (or the rollout's `group`) and
+//! `value` the context's key or the `bucket_by` attribute. The rollout serves the first value
+//! whose cumulative weight reaches the bucket. This is Unleash's `normalizedValue`, so a team
+//! moving from Unleash keeps its users' buckets by setting `group` to the Unleash group id
+//! (by default the feature's name). The hash is computed over the bytes as they come, so
+//! bucketing allocates nothing.
+
+use std::fmt::Write as _;
+
+use crate::context::Attribute;
+
+/// MurmurHash3, x86, 32-bit, fed in pieces.
+struct Murmur3 {
+    hash: u32,
+    tail: [u8; 4],
+    tail_len: usize,
+    len: usize,
+}
+
+const C1: u32 = 0xcc9e_2d51;
+const C2: u32 = 0x1b87_3593;
+
+impl Murmur3 {
+    fn new(seed: u32) -> Self {
+        Self {
+            hash: seed,
+            tail: [0; 4],
+            tail_len: 0,
+            len: 0,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.len += bytes.len();
+        for &byte in bytes {
+            self.tail[self.tail_len] = byte;
+            self.tail_len += 1;
+            if self.tail_len == 4 {
+                let block = u32::from_le_bytes(self.tail);
+                self.hash ^= mix(block);
+                self.hash = self
+                    .hash
+                    .rotate_left(13)
+                    .wrapping_mul(5)
+                    .wrapping_add(0xe654_6b64);
+                self.tail_len = 0;
+            }
+        }
+    }
+
+    fn finish(mut self) -> u32 {
+        if self.tail_len > 0 {
+            let mut block = 0u32;
+            for (i, &byte) in self.tail[..self.tail_len].iter().enumerate() {
+                block |= u32::from(byte) << (8 * i);
+            }
+            self.hash ^= mix(block);
+        }
+        // The length is mixed in modulo 2^32, as in the reference implementation.
+        let mut hash = self.hash ^ self.len as u32;
+        hash ^= hash >> 16;
+        hash = hash.wrapping_mul(0x85eb_ca6b);
+        hash ^= hash >> 13;
+        hash = hash.wrapping_mul(0xc2b2_ae35);
+        hash ^ (hash >> 16)
+    }
+}
+
+fn mix(block: u32) -> u32 {
+    block.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
+}
+
+/// MurmurHash3 x86_32 of `bytes` with `seed`.
+pub fn murmur3_x86_32(bytes: &[u8], seed: u32) -> u32 {
+    let mut hasher = Murmur3::new(seed);
+    hasher.write(bytes);
+    hasher.finish()
+}
+
+/// The bucket, 1 to 100, of `value` in `group`.
+pub fn bucket(group: &str, value: &str) -> u32 {
+    let mut hasher = Murmur3::new(0);
+    hasher.write(group.as_bytes());
+    hasher.write(b":");
+    hasher.write(value.as_bytes());
+    hasher.finish() % 100 + 1
+}
+
+/// The bucket of an attribute's value: strings as they are, numbers as written (`42`, not
+/// `42.0`), bools as `true`/`false`. Lists, versions and times cannot be bucketed.
+pub(crate) fn bucket_attribute(group: &str, value: Attribute<'_>) -> Option<u32> {
+    let mut text = StackText::default();
+    let value: &str = match value {
+        Attribute::Str(s) => s,
+        Attribute::Bool(b) => {
+            if b {
+                "true"
+            } else {
+                "false"
+            }
+        }
+        Attribute::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+            write!(text, "{}", n as i64).ok()?;
+            text.as_str()
+        }
+        Attribute::Number(n) => {
+            write!(text, "{n}").ok()?;
+            text.as_str()
+        }
+        Attribute::List(_) | Attribute::Semver(_) | Attribute::Time(_) => return None,
+    };
+    Some(bucket(group, value))
+}
+
+/// Text formatted on the stack, so that a number can be hashed without allocating. A number
+/// too long for it (a float with many digits) cannot be bucketed.
+struct StackText {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 40],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let target = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        target.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur3_reference_vectors() {
+        assert_eq!(murmur3_x86_32(b"", 0), 0);
+        assert_eq!(murmur3_x86_32(b"", 1), 0x514e_28b7);
+        assert_eq!(murmur3_x86_32(b"hello", 0), 0x248b_fa47);
+        assert_eq!(
+            murmur3_x86_32(b"The quick brown fox jumps over the lazy dog", 0),
+            0x2e4f_f723
+        );
+        assert_eq!(murmur3_x86_32(b"Turn me into a hash", 1234), 4_138_100_590);
+    }
+
+    #[test]
+    fn streaming_equals_one_shot() {
+        for text in ["", "a", "ab", "abc", "abcd", "abcde", "group:key-123456"] {
+            for split in 0..=text.len() {
+                let mut hasher = Murmur3::new(0);
+                hasher.write(&text.as_bytes()[..split]);
+                hasher.write(&text.as_bytes()[split..]);
+                assert_eq!(
+                    hasher.finish(),
+                    murmur3_x86_32(text.as_bytes(), 0),
+                    "{text:?} split at {split}"
+                );
+            }
+        }
+    }
+
+    /// Unleash's published values: its clients agree on `normalizedValue(id, group)`.
+    #[test]
+    fn unleash_normalized_values() {
+        assert_eq!(bucket("gr1", "123"), 73);
+        assert_eq!(bucket("groupX", "999"), 25);
+    }
+
+    /// Unleash's client specification: in a rollout of p%, a context is in iff its bucket <= p.
+    #[test]
+    fn unleash_client_specification_rollouts() {
+        assert!(
+            bucket("AB12A", "122") <= 50,
+            "03: userId 122 is in the 50% rollout"
+        );
+        assert!(bucket("AB12A", "155") > 50, "03: userId 155 is not");
+        assert!(
+            bucket("Feature.flexibleRollout.10", "174") <= 10,
+            "10: 174 is in the 10% rollout"
+        );
+        assert!(
+            bucket("Feature.flexibleRollout.10", "499") > 10,
+            "10: 499 is not"
+        );
+        assert!(
+            bucket("Feature.flexibleRollout.userId.55", "25") <= 55,
+            "10: 25 is in 55%"
+        );
+        assert!(
+            bucket("Feature.flexibleRollout.sessionId.42", "147") <= 42,
+            "10: 147 is in 42%"
+        );
+    }
+
+    #[test]
+    fn numbers_are_bucketed_as_written() {
+        assert_eq!(bucket_attribute("gr1", Attribute::Number(123.0)), Some(73));
+        assert_eq!(
+            bucket_attribute("g", Attribute::Number(1.5)),
+            Some(bucket("g", "1.5"))
+        );
+        assert_eq!(
+            bucket_attribute("g", Attribute::Bool(true)),
+            Some(bucket("g", "true"))
+        );
+        assert_eq!(bucket_attribute("g", Attribute::List(&[])), None);
+    }
+
+    #[test]
+    fn buckets_are_uniform_within_one_point() {
+        let mut counts = [0u32; 100];
+        for key in 0..100_000 {
+            counts[(bucket("checkout_flow", &format!("user-{key}")) - 1) as usize] += 1;
+        }
+        // A 25% / 40% / 35% split: each share within ±1 percentage point.
+        for (from, to, weight) in [(0, 25, 25.0), (25, 65, 40.0), (65, 100, 35.0)] {
+            let share: u32 = counts[from..to].iter().sum();
+            let percent = f64::from(share) / 1_000.0;
+            assert!(
+                (percent - weight).abs() <= 1.0,
+                "{weight}% split got {percent}%"
+            );
+        }
+    }
+
+    #[test]
+    fn groups_make_flags_independent() {
+        let in_a: Vec<bool> = (0..10_000)
+            .map(|k| bucket("flag_a", &k.to_string()) <= 50)
+            .collect();
+        let in_b: Vec<bool> = (0..10_000)
+            .map(|k| bucket("flag_b", &k.to_string()) <= 50)
+            .collect();
+        let both = in_a.iter().zip(&in_b).filter(|(a, b)| **a && **b).count();
+        // Independent 50% rollouts overlap on about a quarter of the keys.
+        assert!((2_300..2_700).contains(&both), "{both} of 10000 in both");
+    }
+}

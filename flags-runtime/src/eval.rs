@@ -1,0 +1,484 @@
+//! Evaluating targeting for a context: rules in order, segments, rollouts and prerequisites.
+//!
+//! Everything is borrowed from the configuration being read, so an evaluation allocates
+//! nothing (the one exception: strings compared ignoring case that are not ASCII).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use flags_model::{
+    Condition, Op, Operand, Rollout, Segment, Serve, Targeting, Test, Timestamp, Value,
+};
+
+use crate::bucket;
+use crate::context::{Attribute, EvaluationContext};
+use crate::sources::Origin;
+
+/// What a flag serves for each context when it is not a single value.
+#[derive(Debug)]
+pub(crate) struct Program {
+    /// Rules and fallthrough, when the environment targets.
+    pub(crate) targeting: Option<Arc<Targeting>>,
+    /// The value served when there is no targeting (the environment's or the default).
+    pub(crate) value: Value,
+    /// Where that value or targeting comes from.
+    pub(crate) origin: Origin,
+    /// Flags that must have given values first: (index, value).
+    pub(crate) requires: Vec<(usize, Value)>,
+    /// Served when a requirement is not met.
+    pub(crate) default: Value,
+}
+
+/// A segment as evaluated: its keys (declared and added at run time) and rules.
+#[derive(Debug)]
+pub(crate) struct SegmentState {
+    pub(crate) name: String,
+    pub(crate) keys: HashSet<String>,
+    pub(crate) rules: Vec<Vec<Condition>>,
+}
+
+impl SegmentState {
+    pub(crate) fn new(
+        segment: &Segment,
+        added: &HashSet<String>,
+        removed: &HashSet<String>,
+    ) -> Self {
+        let mut keys: HashSet<String> = segment.keys.iter().cloned().collect();
+        keys.extend(added.iter().cloned());
+        keys.retain(|key| !removed.contains(key));
+        Self {
+            name: segment.name.clone(),
+            keys,
+            rules: segment.rules.clone(),
+        }
+    }
+}
+
+/// Why a flag has the value it has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// A test stub of the current thread.
+    Stub,
+    /// An override (programmatic, environment variable or overrides file), which is final:
+    /// targeting and prerequisites do not apply.
+    Override {
+        /// Which override.
+        origin: Origin,
+    },
+    /// `flags.toml`'s value for the environment, or its default: the same for every context.
+    Static {
+        /// Which of the two.
+        origin: Origin,
+    },
+    /// Rule `number` (from 1) matched.
+    Rule {
+        /// Its position, from 1.
+        number: usize,
+        /// Its name, if it has one.
+        name: Option<String>,
+        /// The segment it tested, if any.
+        segment: Option<String>,
+        /// The context's bucket, when the rule serves a rollout.
+        bucket: Option<u32>,
+    },
+    /// No rule matched; the environment's fallthrough was served.
+    Fallthrough {
+        /// The context's bucket, when the fallthrough is a rollout.
+        bucket: Option<u32>,
+    },
+    /// A required flag did not have the required value; the flag's default was served.
+    PrerequisiteOff {
+        /// The required flag.
+        flag: String,
+    },
+    /// The flag could not be evaluated; its default was served.
+    Error {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bucket = |f: &mut fmt::Formatter<'_>, bucket: &Option<u32>| match bucket {
+            Some(bucket) => write!(f, ", rollout bucket {bucket}"),
+            None => Ok(()),
+        };
+        match self {
+            Reason::Stub => f.write_str("test stub"),
+            Reason::Override { origin } => write!(f, "{origin}"),
+            Reason::Static { origin } => write!(f, "{origin}"),
+            Reason::Rule {
+                number,
+                name,
+                segment,
+                bucket: b,
+            } => {
+                write!(f, "rule {number}")?;
+                if let Some(name) = name {
+                    write!(f, " ({name})")?;
+                }
+                write!(f, " matched")?;
+                if let Some(segment) = segment {
+                    write!(f, ", segment `{segment}`")?;
+                }
+                bucket(f, b)
+            }
+            Reason::Fallthrough { bucket: b } => {
+                f.write_str("no rule matched: fallthrough")?;
+                bucket(f, b)
+            }
+            Reason::PrerequisiteOff { flag } => {
+                write!(f, "prerequisite `{flag}` not met: default served")
+            }
+            Reason::Error { message } => write!(f, "error ({message}): default served"),
+        }
+    }
+}
+
+/// A value and why, borrowed from the configuration; turned into a [`Reason`] only when asked.
+#[derive(Debug)]
+pub(crate) struct Outcome<'a> {
+    pub(crate) value: Cow<'a, Value>,
+    pub(crate) why: Why<'a>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Why<'a> {
+    Stub,
+    Override(&'a Origin),
+    Static(&'a Origin),
+    Rule {
+        number: usize,
+        rule: &'a flags_model::Rule,
+        bucket: Option<u32>,
+    },
+    Fallthrough {
+        bucket: Option<u32>,
+    },
+    PrerequisiteOff(usize),
+    NoBucketKey(&'a Rollout),
+    /// The flag is not in the configuration (a program built inconsistently).
+    Missing,
+}
+
+impl Why<'_> {
+    pub(crate) fn to_reason(&self, flag_key: impl Fn(usize) -> String) -> Reason {
+        match self {
+            Why::Stub => Reason::Stub,
+            Why::Override(origin) => Reason::Override {
+                origin: (*origin).clone(),
+            },
+            Why::Static(origin) => Reason::Static {
+                origin: (*origin).clone(),
+            },
+            Why::Rule {
+                number,
+                rule,
+                bucket,
+            } => Reason::Rule {
+                number: *number,
+                name: rule.name.clone(),
+                segment: rule.conditions.iter().find_map(|c| match &c.test {
+                    Test::Segment { name } => Some(name.clone()),
+                    _ => None,
+                }),
+                bucket: *bucket,
+            },
+            Why::Fallthrough { bucket } => Reason::Fallthrough { bucket: *bucket },
+            Why::PrerequisiteOff(flag) => Reason::PrerequisiteOff {
+                flag: flag_key(*flag),
+            },
+            Why::Missing => Reason::Error {
+                message: "the flag is not in the configuration".to_owned(),
+            },
+            Why::NoBucketKey(rollout) => Reason::Error {
+                message: match &rollout.bucket_by {
+                    Some(attribute) => {
+                        format!("the rollout is by `{attribute}`, which the context does not have")
+                    }
+                    None => "the rollout is by key, and the context has none".to_owned(),
+                },
+            },
+        }
+    }
+}
+
+/// What an evaluation reads besides the context.
+pub(crate) struct Scope<'a> {
+    pub(crate) segments: &'a [SegmentState],
+    pub(crate) now: &'a dyn Fn() -> Timestamp,
+}
+
+impl Program {
+    /// Evaluates the targeting (requirements are checked by the caller, who can read other
+    /// flags).
+    pub(crate) fn evaluate<'a>(
+        &'a self,
+        context: Option<&dyn EvaluationContext>,
+        scope: &Scope<'_>,
+    ) -> Outcome<'a> {
+        let Some(targeting) = &self.targeting else {
+            return Outcome {
+                value: Cow::Borrowed(&self.value),
+                why: Why::Static(&self.origin),
+            };
+        };
+        for (position, rule) in targeting.rules.iter().enumerate() {
+            if !rule
+                .conditions
+                .iter()
+                .all(|condition| holds(condition, context, scope))
+            {
+                continue;
+            }
+            match serve(&rule.serve, context) {
+                Served::Value(value, bucket) => {
+                    return Outcome {
+                        value: Cow::Borrowed(value),
+                        why: Why::Rule {
+                            number: position + 1,
+                            rule,
+                            bucket,
+                        },
+                    };
+                }
+                // A rule whose rollout has no value to bucket does not apply to this context.
+                Served::NoKey(_) => continue,
+            }
+        }
+        match serve(&targeting.fallthrough, context) {
+            Served::Value(value, bucket) => Outcome {
+                value: Cow::Borrowed(value),
+                why: Why::Fallthrough { bucket },
+            },
+            Served::NoKey(rollout) => Outcome {
+                value: Cow::Borrowed(&self.default),
+                why: Why::NoBucketKey(rollout),
+            },
+        }
+    }
+}
+
+enum Served<'a> {
+    Value(&'a Value, Option<u32>),
+    NoKey(&'a Rollout),
+}
+
+fn serve<'a>(serve: &'a Serve, context: Option<&dyn EvaluationContext>) -> Served<'a> {
+    let rollout = match serve {
+        Serve::Value(value) => return Served::Value(value, None),
+        Serve::Rollout(rollout) => rollout,
+    };
+    let value = context.and_then(|context| match &rollout.bucket_by {
+        Some(attribute) => context.attribute(attribute),
+        None => context.key(),
+    });
+    let Some(bucket) = value.and_then(|value| bucket::bucket_attribute(&rollout.group, value))
+    else {
+        return Served::NoKey(rollout);
+    };
+    let mut cumulative = 0;
+    for split in &rollout.splits {
+        cumulative += split.weight;
+        if bucket <= cumulative {
+            return Served::Value(&split.value, Some(bucket));
+        }
+    }
+    // Weights sum to 100 (checked when flags.toml is read); the last value is a safe answer.
+    match rollout.splits.last() {
+        Some(split) => Served::Value(&split.value, Some(bucket)),
+        None => Served::NoKey(rollout),
+    }
+}
+
+/// Whether a condition holds. Anything that cannot be tested (no context, a missing attribute,
+/// an attribute of another kind than the operand) makes it false, `negate` or not.
+pub(crate) fn holds(
+    condition: &Condition,
+    context: Option<&dyn EvaluationContext>,
+    scope: &Scope<'_>,
+) -> bool {
+    let result = match &condition.test {
+        Test::Now { op, at } => {
+            let now = (scope.now)();
+            Some(if *op == Op::Before {
+                now < *at
+            } else {
+                now > *at
+            })
+        }
+        Test::Segment { name } => context.and_then(|context| {
+            let segment = scope.segments.iter().find(|s| s.name == *name)?;
+            Some(in_segment(segment, context, scope))
+        }),
+        Test::Attribute {
+            attribute,
+            op,
+            ignore_case,
+            operand,
+        } => context
+            .and_then(|context| context.attribute(attribute))
+            .and_then(|value| compare(value, *op, *ignore_case, operand)),
+    };
+    result.is_some_and(|result| result != condition.negate)
+}
+
+fn in_segment(segment: &SegmentState, context: &dyn EvaluationContext, scope: &Scope<'_>) -> bool {
+    let listed = match context.key() {
+        Some(Attribute::Str(key)) => segment.keys.contains(key),
+        Some(Attribute::Number(n)) if n.fract() == 0.0 => {
+            segment.keys.iter().any(|k| k.parse::<f64>() == Ok(n))
+        }
+        _ => false,
+    };
+    listed
+        || segment.rules.iter().any(|rule| {
+            rule.iter()
+                .all(|condition| holds(condition, Some(context), scope))
+        })
+}
+
+/// `None` when the attribute cannot be compared with the operand.
+fn compare(value: Attribute<'_>, op: Op, ignore_case: bool, operand: &Operand) -> Option<bool> {
+    match (value, operand) {
+        (_, Operand::None) => Some(op == Op::Exists),
+        (Attribute::Str(text), Operand::Strings(strings)) => {
+            let any = |test: fn(&str, &str, bool) -> bool| {
+                strings.iter().any(|s| test(text, s, ignore_case))
+            };
+            match op {
+                Op::Equals | Op::In => Some(any(equals)),
+                Op::NotEquals | Op::NotIn => Some(!any(equals)),
+                Op::StartsWith => Some(any(starts_with)),
+                Op::EndsWith => Some(any(ends_with)),
+                Op::Contains => Some(any(contains)),
+                _ => None,
+            }
+        }
+        (Attribute::List(items), Operand::Strings(strings)) => {
+            let any_item_in = || {
+                items
+                    .iter()
+                    .any(|item| strings.iter().any(|s| equals(item, s, ignore_case)))
+            };
+            match op {
+                Op::Contains | Op::In | Op::Equals => Some(any_item_in()),
+                Op::NotIn | Op::NotEquals => Some(!any_item_in()),
+                _ => None,
+            }
+        }
+        (Attribute::Str(text), Operand::Regex(regex)) => Some(regex.is_match(text)),
+        (Attribute::Number(n), Operand::Numbers(numbers)) => match op {
+            Op::Equals | Op::In => Some(numbers.contains(&n)),
+            Op::NotEquals | Op::NotIn => Some(!numbers.contains(&n)),
+            Op::Lt => numbers.first().map(|x| n < *x),
+            Op::Le => numbers.first().map(|x| n <= *x),
+            Op::Gt => numbers.first().map(|x| n > *x),
+            Op::Ge => numbers.first().map(|x| n >= *x),
+            _ => None,
+        },
+        (Attribute::Bool(b), Operand::Bool(expected)) => match op {
+            Op::Equals => Some(b == *expected),
+            Op::NotEquals => Some(b != *expected),
+            _ => None,
+        },
+        (Attribute::Semver(version), Operand::Semver(expected)) => {
+            semver_compare(version, op, expected)
+        }
+        (Attribute::Str(text), Operand::Semver(expected)) => semver::Version::parse(text)
+            .ok()
+            .and_then(|version| semver_compare(&version, op, expected)),
+        (Attribute::Time(time), Operand::Time(at)) => match op {
+            Op::Before => Some(time < *at),
+            Op::After => Some(time > *at),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn semver_compare(version: &semver::Version, op: Op, expected: &semver::Version) -> Option<bool> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let ordering = version.cmp_precedence(expected);
+    match op {
+        Op::SemverEq => Some(ordering == Equal),
+        Op::SemverLt => Some(ordering == Less),
+        Op::SemverLe => Some(ordering != Greater),
+        Op::SemverGt => Some(ordering == Greater),
+        Op::SemverGe => Some(ordering != Less),
+        _ => None,
+    }
+}
+
+// String tests. `expected` is already lowercased when `ignore_case` is set.
+
+fn equals(text: &str, expected: &str, ignore_case: bool) -> bool {
+    if !ignore_case {
+        return text == expected;
+    }
+    if text.is_ascii() {
+        return text.eq_ignore_ascii_case(expected);
+    }
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .eq(expected.chars())
+}
+
+fn starts_with(text: &str, expected: &str, ignore_case: bool) -> bool {
+    if !ignore_case {
+        return text.starts_with(expected);
+    }
+    if text.is_ascii() {
+        return text.len() >= expected.len()
+            && text.as_bytes()[..expected.len()].eq_ignore_ascii_case(expected.as_bytes());
+    }
+    let mut lowered = text.chars().flat_map(char::to_lowercase);
+    expected.chars().all(|c| lowered.next() == Some(c))
+}
+
+fn ends_with(text: &str, expected: &str, ignore_case: bool) -> bool {
+    if !ignore_case {
+        return text.ends_with(expected);
+    }
+    if text.is_ascii() {
+        let from = text.len().checked_sub(expected.len());
+        return from
+            .is_some_and(|from| text.as_bytes()[from..].eq_ignore_ascii_case(expected.as_bytes()));
+    }
+    text.to_lowercase().ends_with(expected)
+}
+
+fn contains(text: &str, expected: &str, ignore_case: bool) -> bool {
+    if !ignore_case {
+        return text.contains(expected);
+    }
+    if text.is_ascii() {
+        let needle = expected.as_bytes();
+        return needle.is_empty()
+            || text
+                .as_bytes()
+                .windows(needle.len())
+                .any(|window| window.eq_ignore_ascii_case(needle));
+    }
+    text.to_lowercase().contains(expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_compare_with_and_without_case() {
+        assert!(ends_with("ada@Example.COM", "@example.com", true));
+        assert!(!ends_with("ada@Example.COM", "@example.com", false));
+        assert!(starts_with("Ünïcode", "ünï", true));
+        assert!(equals("ÉCOLE", "école", true));
+        assert!(contains("Big CRM Suite", "crm", true));
+        assert!(!contains("a", "ab", true));
+        assert!(ends_with("ÉCOLE@EXAMPLE.COM", "@example.com", true));
+    }
+}

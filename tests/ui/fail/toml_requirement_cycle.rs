@@ -1,0 +1,3 @@
+flags::declare!("fixtures/requirement_cycle.toml");
+
+fn main() {}

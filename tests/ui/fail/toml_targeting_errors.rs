@@ -1,0 +1,3 @@
+flags::declare!("fixtures/targeting_errors.toml");
+
+fn main() {}
