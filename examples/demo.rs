@@ -10,6 +10,14 @@ use flags::{FeatureDisabled, feature_gate};
 
 flags::declare!();
 
+/// A user of the application; targeting reads its fields as attributes.
+#[derive(flags::EvaluationContext)]
+struct User {
+    #[flags(key)]
+    id: String,
+    email: String,
+}
+
 /// The redesigned checkout while `new_feature_enabled` is on; the old one otherwise.
 #[feature_gate("new_feature_enabled", fallback = legacy_checkout)]
 fn checkout(items: &[u32]) -> String {
@@ -66,6 +74,26 @@ fn main() {
         rows.push(row);
     }
     print_table(&rows);
+    println!();
+
+    // Targeted flags are evaluated for a user: here the application's own type.
+    let users = [
+        User {
+            id: "u-1".into(),
+            email: "ada@example.com".into(),
+        },
+        User {
+            id: "u-2".into(),
+            email: "bob@customer.io".into(),
+        },
+    ];
+    for user in &users {
+        let comments = Flags::product_tasks_103_comments_details(user);
+        println!(
+            "comments for {}: {} ({})",
+            user.email, comments.value, comments.reason
+        );
+    }
     println!();
 
     println!("checkout: {}", checkout(&[12, 30]));

@@ -87,12 +87,42 @@ pub use flags_macros::feature_gate;
 /// ```
 pub use flags_macros::stub;
 
+/// Makes an application's own type an evaluation context, so flags can be evaluated for it
+/// directly: `Flags::beta_enabled_for(&user)`.
+///
+/// Each named field is an attribute under its name, read in place (nothing is copied when a
+/// flag is evaluated). `#[flags(key)]` marks the field rollouts bucket and segments list;
+/// `#[flags(rename = "planType")]` gives an attribute another name; `#[flags(skip)]` leaves a
+/// field out. Fields can be strings, numbers, bools, `Vec<String>`, `semver::Version`,
+/// `SystemTime`, options of these, or any type implementing [`AsAttribute`].
+///
+/// ```
+/// #[derive(flags::EvaluationContext)]
+/// struct User {
+///     #[flags(key)]
+///     id: String,
+///     email: String,
+///     #[flags(rename = "planType")]
+///     plan: String,
+///     seats: u32,
+///     #[flags(skip)]
+///     password_hash: String,
+/// }
+///
+/// use flags::{Attribute, EvaluationContext};
+/// let user = User { id: "u-1".into(), email: "ada@example.com".into(), plan: "pro".into(), seats: 3, password_hash: String::new() };
+/// assert_eq!(user.key(), Some(Attribute::Str("u-1")));
+/// assert_eq!(user.attribute("planType"), Some(Attribute::Str("pro")));
+/// assert_eq!(user.attribute("password_hash"), None);
+/// ```
+pub use flags_macros::EvaluationContext;
+
 pub use flags_runtime::{
-    Attribute, AttributeValue, Catalog, Context, Date, Environments, Evaluation, EvaluationContext,
-    FeatureDisabled, Flag, FlagInfo, FlagType, InitError, Input, Origin, OverrideError, Problem,
-    Reason, Report, Runtime, Scoped, SegmentError, Setting, SharedContext, Snapshot, StubGuard,
-    StubScope, Timestamp, TypeError, UnknownVariant, Value, WithContext, bucket, with_context,
-    with_context_async,
+    AsAttribute, Attribute, AttributeValue, Catalog, Context, Date, Environments, Evaluation,
+    EvaluationContext, FeatureDisabled, Flag, FlagInfo, FlagType, InitError, Input, Origin,
+    OverrideError, Problem, Reason, Report, Runtime, Scoped, SegmentError, Setting, SharedContext,
+    Snapshot, StubGuard, StubScope, Timestamp, TypeError, UnknownVariant, Value, WithContext,
+    bucket, with_context, with_context_async,
 };
 
 /// Items the generated code uses. Not a public API: it changes without notice.

@@ -115,6 +115,10 @@ fn development_is_the_default_environment() {
         "checkout: new checkout (legacy flow), total 42"
     );
     assert!(run.line("task comments:").contains("looks good"));
+    assert_eq!(
+        run.line("comments for bob@customer.io:"),
+        "comments for bob@customer.io: true (flags.toml value for `development`)"
+    );
     assert!(run.problems().is_empty(), "{}", run.stdout);
     assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
@@ -140,6 +144,20 @@ fn each_environment_gets_its_values() {
     assert_eq!(
         production.line("task comments:"),
         "task comments: feature `product-TASKS-103-comments` is not enabled"
+    );
+
+    assert_eq!(
+        production.row("product-TASKS-103-comments")[4],
+        "2 rules, else false",
+        "production targets the flag"
+    );
+    assert_eq!(
+        production.line("comments for ada@example.com:"),
+        "comments for ada@example.com: true (rule 1 (staff) matched, segment `internal`)"
+    );
+    assert_eq!(
+        production.line("comments for bob@customer.io:"),
+        "comments for bob@customer.io: false (no rule matched: fallthrough)"
     );
 
     let staging = run(&[("APP_ENV", "staging")]);

@@ -48,9 +48,11 @@ impl Parse for DeclareArgs {
     }
 }
 
-/// `#[feature_gate("name")]`, with optional `fallback = path` and `flags = path::Flags`.
+/// `#[feature_gate("name")]`, with optional `context = expr`, `fallback = path` and
+/// `flags = path::Flags`.
 pub(crate) struct GateArgs {
     pub(crate) name: LitStr,
+    pub(crate) context: Option<Expr>,
     pub(crate) fallback: Option<Path>,
     pub(crate) flags: Option<Path>,
 }
@@ -68,6 +70,7 @@ impl Parse for GateArgs {
         })?;
         let mut args = Self {
             name,
+            context: None,
             fallback: None,
             flags: None,
         };
@@ -80,12 +83,13 @@ impl Parse for GateArgs {
             input.parse::<Token![=]>()?;
             match key.to_string().as_str() {
                 "fallback" => args.fallback = Some(input.parse()?),
+                "context" => args.context = Some(input.parse()?),
                 "flags" => args.flags = Some(input.parse()?),
                 other => {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{other}`; #[feature_gate] takes `fallback = other_fn` and `flags = path::Flags`"
+                            "unknown argument `{other}`; #[feature_gate] takes `context = argument`, `fallback = other_fn` and `flags = path::Flags`"
                         ),
                     ));
                 }

@@ -85,6 +85,8 @@ struct Generator<'a> {
 struct Shape {
     rust_type: TokenStream,
     read: TokenStream,
+    read_for: TokenStream,
+    details: TokenStream,
     snapshot_read: TokenStream,
     stub_param: TokenStream,
     stub_value: TokenStream,
@@ -155,6 +157,8 @@ impl Generator<'_> {
             let Shape {
                 rust_type,
                 read,
+                read_for,
+                details,
                 snapshot_read,
                 stub_param,
                 stub_value,
@@ -162,12 +166,33 @@ impl Generator<'_> {
             } = &shape;
             let docs = self.accessor_docs(flag);
             let deprecated = self.deprecation(flag);
+            let accessor_for = format_ident!("{}_for", flag.accessor());
+            let accessor_details = format_ident!("{}_details", flag.accessor());
+            let for_doc = format!(
+                " Flag `{key}` for `context`: its rules, segments and rollouts are evaluated for this context. \
+                 [`{name}::{}`] evaluates for the context in scope instead (see `flags::with_context`).",
+                flag.accessor()
+            );
+            let details_doc = format!(" Flag `{key}` for `context`, and why it has that value.");
             accessors.push(quote! {
                 #(#[doc = #docs])*
                 #deprecated
                 #[inline]
                 pub fn #accessor() -> #rust_type {
                     #read
+                }
+
+                #[doc = #for_doc]
+                #deprecated
+                #[inline]
+                pub fn #accessor_for(context: &dyn #krate::EvaluationContext) -> #rust_type {
+                    #read_for
+                }
+
+                #[doc = #details_doc]
+                #deprecated
+                pub fn #accessor_details(context: &dyn #krate::EvaluationContext) -> #krate::Evaluation<#rust_type> {
+                    #details
                 }
             });
             let stub_doc =
@@ -365,6 +390,8 @@ impl Generator<'_> {
             FlagType::Bool => Shape {
                 rust_type: quote!(bool),
                 read: quote!(Self::__registry().bool(#index)),
+                read_for: quote!(Self::__registry().bool_for(#index, context)),
+                details: quote!(Self::__registry().details::<bool>(#index, context)),
                 snapshot_read: quote!(self.inner.bool(#index)),
                 stub_param: quote!(value: bool),
                 stub_value: quote!(#value::Bool(value)),
@@ -377,6 +404,8 @@ impl Generator<'_> {
             FlagType::Int => Shape {
                 rust_type: quote!(i64),
                 read: quote!(Self::__registry().int(#index)),
+                read_for: quote!(Self::__registry().int_for(#index, context)),
+                details: quote!(Self::__registry().details::<i64>(#index, context)),
                 snapshot_read: quote!(self.inner.int(#index)),
                 stub_param: quote!(value: i64),
                 stub_value: quote!(#value::Int(value)),
@@ -385,6 +414,8 @@ impl Generator<'_> {
             FlagType::Float => Shape {
                 rust_type: quote!(f64),
                 read: quote!(Self::__registry().float(#index)),
+                read_for: quote!(Self::__registry().float_for(#index, context)),
+                details: quote!(Self::__registry().details::<f64>(#index, context)),
                 snapshot_read: quote!(self.inner.float(#index)),
                 stub_param: quote!(value: f64),
                 stub_value: quote!(#value::Float(value)),
@@ -393,6 +424,8 @@ impl Generator<'_> {
             FlagType::String => Shape {
                 rust_type: arc.clone(),
                 read: quote!(Self::__registry().string(#index)),
+                read_for: quote!(Self::__registry().string_for(#index, context)),
+                details: quote!(Self::__registry().details::<#arc>(#index, context)),
                 snapshot_read: quote!(self.inner.string(#index)),
                 stub_param: quote!(value: impl ::core::convert::AsRef<str>),
                 stub_value: quote!(#value::String(::std::sync::Arc::from(value.as_ref()))),
@@ -415,6 +448,11 @@ impl Generator<'_> {
                 Shape {
                     rust_type: quote!(#enum_name),
                     read: quote!(#enum_name::__from_index(Self::__registry().variant(#index))),
+                    read_for: quote!(#enum_name::__from_index(Self::__registry().variant_for(#index, context))),
+                    details: quote! {
+                        let details = Self::__registry().details::<u32>(#index, context);
+                        #krate::Evaluation { value: #enum_name::__from_index(details.value), reason: details.reason }
+                    },
                     snapshot_read: quote!(#enum_name::__from_index(self.inner.variant(#index))),
                     stub_param: quote!(value: #enum_name),
                     stub_value: quote!(value.__value()),

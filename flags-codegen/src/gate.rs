@@ -83,20 +83,22 @@ pub fn feature_gate(attr: TokenStream, item: TokenStream) -> TokenStream {
         last.arguments = syn::PathArguments::None;
     }
     let name = &args.name;
+    let context = args.context.iter();
     function.with_prelude(quote_spanned! {span=>
-        #callback! { [#flags] #name #when_off }
+        #callback! { [#flags] #name { #(#context)* } #when_off }
         #rebind
     })
 }
 
-/// What the callback passes on: `"abs" "shown" { krate } [Flags] "name" disabled {}` or
-/// `... "name" fallback { call }`.
+/// What the callback passes on: `"abs" "shown" { krate } [Flags] "name" { context }` then
+/// `disabled {}` or `fallback { call }` (the context is empty unless `context = ...` is given).
 struct Check {
     absolute: LitStr,
     display: LitStr,
     krate: TokenStream,
     flags: Path,
     name: LitStr,
+    context: TokenStream,
     when_off: WhenOff,
 }
 
@@ -116,6 +118,9 @@ impl Parse for Check {
         let flags;
         bracketed!(flags in input);
         let name = input.parse()?;
+        let context;
+        braced!(context in input);
+        let context: TokenStream = context.parse()?;
         let mode: Ident = input.parse()?;
         let body;
         braced!(body in input);
@@ -130,6 +135,7 @@ impl Parse for Check {
             krate: krate.parse()?,
             flags: flags.parse()?,
             name,
+            context,
             when_off,
         })
     }
@@ -179,10 +185,23 @@ pub fn feature_gate_expand(input: TokenStream) -> TokenStream {
     // The path is the user's (`flags = crate::config::Flags`) but the call is generated: with
     // expansion spans, lints such as `unused_qualifications` do not blame the user for it.
     let flags = respan(quote!(#flags_path), Span::call_site());
-    let mut accessor = rust_ident(flag.accessor());
-    accessor.set_span(span);
     // Spanned at the name, so that an expired flag's deprecation warning points there.
-    let enabled = quote_spanned!(span=> #flags::#accessor());
+    let enabled = if check.context.is_empty() {
+        let mut accessor = rust_ident(flag.accessor());
+        accessor.set_span(span);
+        quote_spanned!(span=> #flags::#accessor())
+    } else {
+        let accessor = format_ident!("{}_for", flag.accessor(), span = span);
+        let context = &check.context;
+        // Errors about the context belong on the argument given, not on the flag's name.
+        let at = context
+            .clone()
+            .into_iter()
+            .next()
+            .map_or(span, |token| token.span());
+        let argument = quote_spanned!(at=> &(#context));
+        quote_spanned!(span=> #flags::#accessor(#argument))
+    };
     quote! {
         if !#enabled {
             #when_off

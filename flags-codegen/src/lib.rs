@@ -9,6 +9,7 @@
 
 mod args;
 mod declare;
+mod derive;
 mod errors;
 mod gate;
 mod item;
@@ -16,6 +17,7 @@ mod load;
 mod stub_attr;
 
 pub use declare::declare;
+pub use derive::evaluation_context;
 pub use gate::{feature_gate, feature_gate_expand};
 pub use load::DEFAULT_FILE;
 pub use stub_attr::stub;

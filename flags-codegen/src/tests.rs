@@ -104,11 +104,17 @@ fn declare_generates_one_typed_accessor_per_flag() {
         })
         .collect();
     assert_eq!(
-        &accessors[..3],
+        &accessors[..9],
         [
             "new_feature_enabled -> -> bool",
+            "new_feature_enabled_for -> -> bool",
+            "new_feature_enabled_details -> -> :: flags :: Evaluation < bool >",
             "checkout_flow -> -> CheckoutFlow",
+            "checkout_flow_for -> -> CheckoutFlow",
+            "checkout_flow_details -> -> :: flags :: Evaluation < CheckoutFlow >",
             "r#type -> -> i64",
+            "type_for -> -> i64",
+            "type_details -> -> :: flags :: Evaluation < i64 >",
         ]
     );
     let enums: Vec<String> = file
@@ -203,7 +209,14 @@ fn only_flags_past_their_date_are_deprecated() {
         .filter(|f| is_deprecated(f))
         .map(|f| f.sig.ident.to_string())
         .collect();
-    assert_eq!(deprecated, ["new_feature_enabled"]);
+    assert_eq!(
+        deprecated,
+        [
+            "new_feature_enabled",
+            "new_feature_enabled_for",
+            "new_feature_enabled_details"
+        ]
+    );
     assert!(
         flags_impl(&the_day_after, "FlagsStub")
             .iter()
@@ -291,8 +304,36 @@ fn the_gate_keeps_the_fn_and_puts_the_check_first() {
     let first = &function.block.stmts[0];
     let first = quote!(#first).to_string();
     assert!(
-        first.starts_with("crate :: __flags_gate_Flags ! { [crate :: Flags] \"new_feature_enabled\" disabled { } }"),
+        first.starts_with("crate :: __flags_gate_Flags ! { [crate :: Flags] \"new_feature_enabled\" { } disabled { } }"),
         "{first}"
+    );
+}
+
+#[test]
+fn the_gate_passes_its_context_on() {
+    let output = crate::feature_gate(
+        quote!("new_feature_enabled", context = user),
+        quote! { fn page(user: &User) -> Result<(), E> { Ok(()) } },
+    );
+    let function: syn::ItemFn = syn::parse2(output).expect("still a fn");
+    let first = &function.block.stmts[0];
+    assert!(
+        quote!(#first)
+            .to_string()
+            .contains("\"new_feature_enabled\" { user } disabled { }"),
+        "{}",
+        quote!(#first)
+    );
+    let dir = project(FLAGS);
+    let absolute = dir.path().join("flags.toml").display().to_string();
+    let check = crate::feature_gate_expand(
+        quote!(#absolute "flags.toml" { ::flags } [crate::Flags] "new_feature_enabled" { user } disabled {}),
+    );
+    assert!(
+        check
+            .to_string()
+            .starts_with("if ! crate :: Flags :: new_feature_enabled_for (& (user))"),
+        "{check}"
     );
 }
 
@@ -320,7 +361,7 @@ fn a_fallback_gets_pattern_arguments_whole() {
         .collect();
     assert_eq!(
         body[0],
-        "crate :: config :: __flags_gate_AppFlags ! { [crate :: config :: AppFlags] \"new_feature_enabled\" fallback { legacy (__flags_argument_0 , z) } }"
+        "crate :: config :: __flags_gate_AppFlags ! { [crate :: config :: AppFlags] \"new_feature_enabled\" { } fallback { legacy (__flags_argument_0 , z) } }"
     );
     assert_eq!(body[1], "let Point (x , y) = __flags_argument_0 ;");
 }
@@ -344,7 +385,7 @@ fn the_gate_refuses_what_cannot_say_disabled() {
 fn expand_check(dir: &Path, name: &str) -> TokenStream {
     let absolute = dir.join("flags.toml").display().to_string();
     crate::feature_gate_expand(
-        quote!(#absolute "flags.toml" { ::flags } [crate::Flags] #name disabled {}),
+        quote!(#absolute "flags.toml" { ::flags } [crate::Flags] #name {} disabled {}),
     )
 }
 

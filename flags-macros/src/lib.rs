@@ -19,6 +19,11 @@ pub fn stub(attr: TokenStream, item: TokenStream) -> TokenStream {
     flags_codegen::stub(attr.into(), item.into()).into()
 }
 
+#[proc_macro_derive(EvaluationContext, attributes(flags))]
+pub fn evaluation_context(input: TokenStream) -> TokenStream {
+    flags_codegen::evaluation_context(input.into()).into()
+}
+
 #[doc(hidden)]
 #[proc_macro]
 pub fn feature_gate_expand(input: TokenStream) -> TokenStream {

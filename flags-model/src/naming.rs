@@ -27,6 +27,10 @@ pub const RESERVED_ACCESSORS: &[&str] = &[
     "generation",
 ];
 
+/// Each flag generates `Flags::<accessor>()` and these: `<accessor>_for(&context)` and
+/// `<accessor>_details(&context)`.
+pub const ACCESSOR_SUFFIXES: &[&str] = &["_for", "_details"];
+
 /// The snake_case function name of a flag key: `product-TASKS-103-comments` →
 /// `product_tasks_103_comments`. Errors say why the key cannot be a Rust name.
 pub fn accessor_name(key: &str) -> Result<String, String> {

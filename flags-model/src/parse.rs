@@ -589,7 +589,8 @@ impl Reader {
     /// Checks that generated names are unique and free; returns the indexes of flags whose
     /// names are not.
     fn check_names(&mut self, catalog: &Catalog) -> Vec<usize> {
-        let mut accessors: HashMap<&str, &Flag> = HashMap::new();
+        // Every method a flag generates on `Flags`, with the flag and whether it is the accessor.
+        let mut methods: HashMap<String, (&Flag, bool)> = HashMap::new();
         let mut types: HashMap<&str, &Flag> = HashMap::new();
         let mut unnameable = Vec::new();
         for (index, flag) in catalog.flags.iter().enumerate() {
@@ -606,17 +607,30 @@ impl Reader {
                     .with_help(format!("rename the flag; reserved names are: {}", naming::RESERVED_ACCESSORS.join(", "))),
                 );
             }
-            if let Some(first) = first_with(&mut accessors, &flag.accessor, flag) {
-                self.error(
-                    Diagnostic::new(
+            let generated = std::iter::once((flag.accessor.clone(), true)).chain(
+                naming::ACCESSOR_SUFFIXES
+                    .iter()
+                    .map(|suffix| (format!("{}{suffix}", flag.accessor), false)),
+            );
+            for (method, primary) in generated.collect::<Vec<_>>() {
+                if let Some(&(first, first_primary)) = methods.get(&method) {
+                    let message = if primary && first_primary {
                         format!(
-                            "flags `{}` (line {}) and `{}` both become the accessor `{}()`",
-                            first.key, first.line, flag.key, flag.accessor
-                        ),
-                        flag.span.clone(),
-                    )
-                    .with_help("rename one of them"),
-                );
+                            "flags `{}` (line {}) and `{}` both become the accessor `{method}()`",
+                            first.key, first.line, flag.key
+                        )
+                    } else {
+                        format!(
+                            "flags `{}` (line {}) and `{}` both generate `{method}()`",
+                            first.key, first.line, flag.key
+                        )
+                    };
+                    self.error(
+                        Diagnostic::new(message, flag.span.clone()).with_help("rename one of them"),
+                    );
+                    break;
+                }
+                methods.insert(method, (flag, primary));
             }
             if let Some(type_name) = &flag.type_name {
                 if let Some(first) = first_with(&mut types, type_name, flag) {

@@ -163,6 +163,17 @@ fn toml_syntax_error_names_line_and_column() {
 }
 
 #[test]
+fn generated_method_names_cannot_collide() {
+    let error = one_error(
+        "[flags.beta]\ndescription = \"a\"\ndefault = false\n\n[flags.beta_for]\ndescription = \"b\"\ndefault = false\n",
+    );
+    assert!(
+        error.starts_with("flags `beta` (line 6) and `beta_for` both generate `beta_for()`"),
+        "{error}"
+    );
+}
+
+#[test]
 fn missing_description_and_default_point_at_the_flag() {
     let error = one_error("[flags.x]\ndefault = true\n");
     assert!(

@@ -16,6 +16,11 @@ pub use flags_model::Timestamp;
 ///
 /// An attribute the context does not have makes every condition on it false (whatever its
 /// operator, `negate` included), so a rule never matches on missing data.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an evaluation context",
+    label = "flags are evaluated for this",
+    note = "derive it: #[derive(flags::EvaluationContext)], or build a flags::Context"
+)]
 pub trait EvaluationContext {
     /// The user's or account's id: what rollouts bucket and segments list. `None` when
     /// unknown (rollouts by key then serve the flag's default).
@@ -57,6 +62,95 @@ impl<C: EvaluationContext + ?Sized> EvaluationContext for Arc<C> {
     }
     fn attribute(&self, name: &str) -> Option<Attribute<'_>> {
         (**self).attribute(name)
+    }
+}
+
+/// A field that can be read as an attribute: what `#[derive(EvaluationContext)]` needs of
+/// each field. Implement it for your own types (an enum of plans, say) to use them as
+/// attributes; `None` means the attribute is missing.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an attribute of an evaluation context",
+    label = "this field's type",
+    note = "implement flags::AsAttribute for it, or leave the field out with #[flags(skip)]"
+)]
+pub trait AsAttribute {
+    /// The field as an attribute.
+    fn as_attribute(&self) -> Option<Attribute<'_>>;
+}
+
+impl AsAttribute for str {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::Str(self))
+    }
+}
+impl AsAttribute for String {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::Str(self))
+    }
+}
+impl AsAttribute for Box<str> {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::Str(self))
+    }
+}
+impl AsAttribute for Arc<str> {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::Str(self))
+    }
+}
+impl AsAttribute for bool {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::Bool(*self))
+    }
+}
+macro_rules! number_attribute {
+    ($($t:ty),*) => {$(
+        impl AsAttribute for $t {
+            fn as_attribute(&self) -> Option<Attribute<'_>> {
+                Some(Attribute::Number(*self as f64))
+            }
+        }
+    )*};
+}
+number_attribute!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize, f32, f64);
+impl AsAttribute for [String] {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::List(self))
+    }
+}
+impl AsAttribute for Vec<String> {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::List(self))
+    }
+}
+impl AsAttribute for semver::Version {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::Semver(self))
+    }
+}
+impl AsAttribute for Timestamp {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::Time(*self))
+    }
+}
+impl AsAttribute for std::time::SystemTime {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(Attribute::Time((*self).into()))
+    }
+}
+impl<T: AsAttribute + ?Sized> AsAttribute for &T {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        (**self).as_attribute()
+    }
+}
+impl<T: AsAttribute> AsAttribute for Option<T> {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        self.as_ref().and_then(AsAttribute::as_attribute)
+    }
+}
+impl AsAttribute for AttributeValue {
+    fn as_attribute(&self) -> Option<Attribute<'_>> {
+        Some(self.as_attribute())
     }
 }
 

@@ -23,8 +23,8 @@ mod stub;
 
 pub use bucket::{bucket, murmur3_x86_32};
 pub use context::{
-    Attribute, AttributeValue, Context, EvaluationContext, SharedContext, Timestamp, WithContext,
-    with_context, with_context_async,
+    AsAttribute, Attribute, AttributeValue, Context, EvaluationContext, SharedContext, Timestamp,
+    WithContext, with_context, with_context_async,
 };
 pub use eval::Reason;
 pub use flags_model::{

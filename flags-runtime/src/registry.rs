@@ -5,10 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use flags_model::Value;
 
-use crate::runtime::{Descriptor, Runtime};
+use crate::context::EvaluationContext;
+use crate::runtime::{Descriptor, FromValue, Runtime};
 use crate::slot::{
     FAST, FAST_MASK, INLINE, TAG_MASK, UNINIT, payload_bool, payload_int, payload_variant,
 };
+use crate::snapshot::Evaluation;
 use crate::sources::Vars;
 use crate::stub::{self, StubGuard};
 
@@ -87,7 +89,7 @@ impl<const N: usize> Registry<N> {
         &'static self,
         index: usize,
         decode: fn(u64) -> T,
-        slow: fn(&'static Runtime, usize) -> T,
+        slow: impl FnOnce(&'static Runtime, usize) -> T,
     ) -> T {
         let word = self.slots.0[index].load(Ordering::Relaxed);
         if word & FAST_MASK == FAST || (word & TAG_MASK == INLINE && stub::none_in_this_thread()) {
@@ -95,6 +97,51 @@ impl<const N: usize> Registry<N> {
         } else {
             slow(&self.runtime, index)
         }
+    }
+
+    /// Bool flag `index` for `context`: a flag that is the same for everyone is still one load.
+    #[inline(always)]
+    pub fn bool_for(&'static self, index: usize, context: &dyn EvaluationContext) -> bool {
+        self.check(index, payload_bool, |runtime, index| {
+            runtime.read_for(index, context)
+        })
+    }
+
+    /// Integer flag `index` for `context`.
+    #[inline(always)]
+    pub fn int_for(&'static self, index: usize, context: &dyn EvaluationContext) -> i64 {
+        self.check(index, payload_int, |runtime, index| {
+            runtime.read_for(index, context)
+        })
+    }
+
+    /// The variant index of variant flag `index` for `context`.
+    #[inline(always)]
+    pub fn variant_for(&'static self, index: usize, context: &dyn EvaluationContext) -> u32 {
+        self.check(index, payload_variant, |runtime, index| {
+            runtime.read_for(index, context)
+        })
+    }
+
+    /// Float flag `index` for `context`.
+    #[inline]
+    pub fn float_for(&'static self, index: usize, context: &dyn EvaluationContext) -> f64 {
+        self.runtime.read_for(index, context)
+    }
+
+    /// String flag `index` for `context`.
+    #[inline]
+    pub fn string_for(&'static self, index: usize, context: &dyn EvaluationContext) -> Arc<str> {
+        self.runtime.read_for(index, context)
+    }
+
+    /// Flag `index` for `context`, and why.
+    pub fn details<T: FromValue>(
+        &'static self,
+        index: usize,
+        context: &dyn EvaluationContext,
+    ) -> Evaluation<T> {
+        self.runtime.evaluate(index, Some(context))
     }
 
     /// Float flag `index` (read from the current configuration).
