@@ -3,21 +3,33 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The demo example's binary, which `cargo test` builds next to the test binaries.
+/// The demo example's binary, brought up to date by cargo once per test run (a no-op when
+/// `cargo test` has just built it), so that a test never runs a stale example.
 fn demo() -> Command {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target profile directory");
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("demo{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: run the tests with `cargo test`, which builds examples",
-        binary.display()
-    );
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let binary = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target profile directory");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--quiet", "--example", "demo"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.ends_with("release") {
+            cargo.arg("--release");
+        }
+        let output = cargo.output().expect("run cargo");
+        assert!(
+            output.status.success(),
+            "building the demo failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        profile_dir
+            .join("examples")
+            .join(format!("demo{}", std::env::consts::EXE_SUFFIX))
+    });
     let mut command = Command::new(binary);
     // Only what each test sets: nothing from the developer's shell.
     command.env_clear();
@@ -267,7 +279,7 @@ fn a_broken_overrides_file_is_rejected_whole() {
     );
     assert!(
         run.stdout
-            .contains("`production` of flag `max_upload_mb` must be an integer, found a string"),
+            .contains("`production` of flag `max_upload_mb` must be an integer, like its `default`; found a string"),
         "{}",
         run.stdout
     );

@@ -1,9 +1,17 @@
-//! Overrides files: values that replace `flags.toml`'s at run time.
+//! Overrides files: values, targeting and segments that replace `flags.toml`'s at run time,
+//! in the same format.
 //!
 //! ```toml
 //! [flags.new_feature_enabled]
 //! value = true          # in every environment
 //! production = false    # only in production (wins over `value`)
+//!
+//! [[flags.comments_enabled.production.rules]]   # targeting, as in flags.toml
+//! when = [{ segment = "beta" }]
+//! serve = true
+//!
+//! [segments.beta]       # replaces the segment's keys and rules
+//! keys = ["u-123"]
 //! ```
 
 use std::ops::Range;
@@ -15,7 +23,7 @@ use crate::diagnostic::Diagnostic;
 use crate::naming::did_you_mean;
 use crate::parse::{FLAG_KEYS, Reader};
 use crate::source::SourceFile;
-use crate::value::Value;
+use crate::targeting::{Segment, Setting, SettingContext};
 
 /// The key that overrides a flag in every environment.
 pub const ALL_ENVIRONMENTS_KEY: &str = "value";
@@ -24,41 +32,47 @@ pub const ALL_ENVIRONMENTS_KEY: &str = "value";
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OverridesFile {
     entries: Vec<OverrideEntry>,
+    segments: Vec<(usize, Segment)>,
 }
 
-/// One value in an overrides file.
+/// One override in an overrides file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OverrideEntry {
     /// Index of the flag in the catalog.
     pub flag: usize,
     /// The environment it applies to; `None` for every environment (`value = ...`).
     pub environment: Option<usize>,
-    /// The value, checked against the flag's type.
-    pub value: Value,
-    /// Where the value is written.
+    /// The value, or targeting, checked against the flag's type.
+    pub setting: Setting,
+    /// Where it is written.
     pub span: Range<usize>,
     /// The line it is on.
     pub line: usize,
 }
 
 impl OverridesFile {
-    /// All values, in file order.
+    /// All overrides of flags, in file order.
     pub fn entries(&self) -> &[OverrideEntry] {
         &self.entries
     }
 
-    /// The value that applies to `flag` in `environment`: the environment's own value, else
-    /// the value for every environment.
-    pub fn value_for(&self, flag: usize, environment: Option<usize>) -> Option<&OverrideEntry> {
+    /// The override of `flag` in `environment`: the environment's own, else the one for every
+    /// environment.
+    pub fn setting_for(&self, flag: usize, environment: Option<usize>) -> Option<&OverrideEntry> {
         let for_flag = || self.entries.iter().filter(move |e| e.flag == flag);
         for_flag()
             .find(|e| e.environment.is_some() && e.environment == environment)
             .or_else(|| for_flag().find(|e| e.environment.is_none()))
     }
+
+    /// Segments this file redefines, by their index in the catalog.
+    pub fn segments(&self) -> &[(usize, Segment)] {
+        &self.segments
+    }
 }
 
-/// Reads an overrides file against the flags it may override. Any problem rejects the whole
-/// file, so that a half-valid file never half-applies.
+/// Reads an overrides file against the flags and segments it may override. Any problem
+/// rejects the whole file, so that a half-valid file never half-applies.
 pub fn parse_overrides(
     catalog: &Catalog,
     file: &SourceFile,
@@ -73,8 +87,9 @@ pub fn parse_overrides(
         }
     };
     let mut reader = Reader::default();
-    let mut entries = Vec::new();
-    reader.reject_unknown_keys(root.get_ref(), &["flags"], "an overrides file");
+    let mut overrides = OverridesFile::default();
+    let segment_names: Vec<String> = catalog.segments().iter().map(|s| s.name.clone()).collect();
+    reader.reject_unknown_keys(root.get_ref(), &["flags", "segments"], "an overrides file");
     if let Some((_, flags)) = root.get_ref().get_key_value("flags") {
         if let Some(flags) = reader.table(flags, "`flags`", "[flags.<name>] tables") {
             // A flag may be named by key or by accessor; it must still appear once.
@@ -112,12 +127,40 @@ pub fn parse_overrides(
                 ) else {
                     continue;
                 };
-                read_flag(catalog, file, index, table, &mut reader, &mut entries);
+                read_flag(
+                    catalog,
+                    file,
+                    index,
+                    table,
+                    &segment_names,
+                    &mut reader,
+                    &mut overrides,
+                );
+            }
+        }
+    }
+    if let Some((_, segments)) = root.get_ref().get_key_value("segments") {
+        if let Some(segments) = reader.table(segments, "`segments`", "[segments.<name>] tables") {
+            for (key, value) in segments {
+                let name = key.get_ref().as_ref();
+                let Some((index, _)) = catalog.segment(name) else {
+                    let message = format!(
+                        "unknown segment `{name}`{}",
+                        did_you_mean(name, segment_names.iter().map(String::as_str))
+                    );
+                    reader.error(Diagnostic::new(message, key.span()).with_help(
+                        "an overrides file can redefine the segments flags.toml declares",
+                    ));
+                    continue;
+                };
+                if let Some(segment) = reader.segment(key, value, false) {
+                    overrides.segments.push((index, segment));
+                }
             }
         }
     }
     if reader.diagnostics.is_empty() {
-        Ok(OverridesFile { entries })
+        Ok(overrides)
     } else {
         Err(reader.diagnostics)
     }
@@ -128,14 +171,22 @@ fn read_flag(
     file: &SourceFile,
     index: usize,
     table: &DeTable<'_>,
+    segments: &[String],
     reader: &mut Reader,
-    entries: &mut Vec<OverrideEntry>,
+    overrides: &mut OverridesFile,
 ) {
     let flag = &catalog.flags()[index];
     let environments = catalog.environments();
     let known: Vec<&str> = std::iter::once(ALL_ENVIRONMENTS_KEY)
         .chain(environments.names().iter().map(String::as_str))
         .collect();
+    let cx = SettingContext {
+        flag: flag.key(),
+        flag_type: flag.flag_type(),
+        default: flag.default(),
+        segments,
+        file,
+    };
     for (key, value) in table {
         let key_name = key.get_ref().as_ref();
         let environment = if key_name == ALL_ENVIRONMENTS_KEY {
@@ -158,26 +209,14 @@ fn read_flag(
             )));
             continue;
         };
-        match flag.flag_type().check_toml(value.get_ref()) {
-            Ok(checked) => entries.push(OverrideEntry {
+        if let Some(setting) = reader.setting(key_name, value, &cx) {
+            overrides.entries.push(OverrideEntry {
                 flag: index,
                 environment,
-                value: checked,
+                setting,
                 span: value.span(),
                 line: file.location(value.span().start).line,
-            }),
-            Err(error) => reader.error(
-                Diagnostic::new(
-                    format!(
-                        "`{key_name}` of flag `{}` must be {}, found {}",
-                        flag.key(),
-                        error.expected(),
-                        error.found()
-                    ),
-                    value.span(),
-                )
-                .with_optional_help(error.help().map(str::to_owned)),
-            ),
+            });
         }
     }
 }

@@ -1068,91 +1068,97 @@ impl Reader {
         let Some(table) = self.table(value, "`segments`", "[segments.<name>] tables") else {
             return Vec::new();
         };
-        let mut segments = Vec::new();
-        for (key, value) in table {
-            let name = key.get_ref().as_ref();
-            let context = format!("segment `{name}`");
-            let Some(table) = self.table(value, &context, &format!("a table: [segments.{name}]"))
-            else {
-                continue;
-            };
-            self.reject_unknown_keys(table, SEGMENT_KEYS, &context);
-            let description = match table.get_key_value("description") {
-                Some((_, v)) => self
-                    .text(v, &format!("`description` of {context}"), true)
-                    .unwrap_or_default()
-                    .to_owned(),
-                None => {
-                    self.error(
-                        Diagnostic::new(format!("{context} has no `description`"), key.span())
-                            .with_help("add description = \"who is in it\""),
-                    );
-                    String::new()
-                }
-            };
-            let mut keys = Vec::new();
-            if let Some((_, v)) = table.get_key_value("keys") {
-                match v.get_ref() {
-                    DeValue::Array(array) => {
-                        for item in array {
-                            if let Some(key) = self.text(item, "a segment key", false) {
-                                keys.push(key.to_owned());
-                            }
+        table
+            .into_iter()
+            .filter_map(|(key, value)| self.segment(key, value, true))
+            .collect()
+    }
+
+    /// One `[segments.<name>]` table; `description` is required in `flags.toml` only.
+    pub(crate) fn segment(
+        &mut self,
+        key: &Spanned<toml::de::DeString<'_>>,
+        value: &Spanned<DeValue<'_>>,
+        description_required: bool,
+    ) -> Option<Segment> {
+        let name = key.get_ref().as_ref();
+        let context = format!("segment `{name}`");
+        let table = self.table(value, &context, &format!("a table: [segments.{name}]"))?;
+        self.reject_unknown_keys(table, SEGMENT_KEYS, &context);
+        let description = match table.get_key_value("description") {
+            Some((_, v)) => self
+                .text(v, &format!("`description` of {context}"), true)
+                .unwrap_or_default()
+                .to_owned(),
+            None if description_required => {
+                self.error(
+                    Diagnostic::new(format!("{context} has no `description`"), key.span())
+                        .with_help("add description = \"who is in it\""),
+                );
+                String::new()
+            }
+            None => String::new(),
+        };
+        let mut keys = Vec::new();
+        if let Some((_, v)) = table.get_key_value("keys") {
+            match v.get_ref() {
+                DeValue::Array(array) => {
+                    for item in array {
+                        if let Some(key) = self.text(item, "a segment key", false) {
+                            keys.push(key.to_owned());
                         }
                     }
-                    other => self.error(Diagnostic::new(
-                        format!(
-                            "`keys` of {context} must be an array of strings, found {}",
-                            describe_toml(other)
-                        ),
-                        v.span(),
-                    )),
                 }
+                other => self.error(Diagnostic::new(
+                    format!(
+                        "`keys` of {context} must be an array of strings, found {}",
+                        describe_toml(other)
+                    ),
+                    v.span(),
+                )),
             }
-            let mut rules = Vec::new();
-            if let Some((_, v)) = table.get_key_value("rules") {
-                match v.get_ref() {
-                    DeValue::Array(array) => {
-                        for (position, rule) in array.into_iter().enumerate() {
-                            let rule_context = format!("rule {} of {context}", position + 1);
-                            let Some(rule_table) = self.table(rule, &rule_context, "a table")
-                            else {
-                                continue;
-                            };
-                            self.reject_unknown_keys(rule_table, &["when"], &rule_context);
-                            match rule_table.get_key_value("when") {
-                                Some((_, when)) => {
-                                    if let Some(conditions) =
-                                        self.conditions(when, &rule_context, &[], false)
-                                    {
-                                        rules.push(conditions);
-                                    }
-                                }
-                                None => self.error(Diagnostic::new(
-                                    format!("{rule_context} has no `when`"),
-                                    rule.span(),
-                                )),
-                            }
-                        }
-                    }
-                    other => self.error(Diagnostic::new(
-                        format!(
-                            "`rules` of {context} must be an array of tables, found {}",
-                            describe_toml(other)
-                        ),
-                        v.span(),
-                    )),
-                }
-            }
-            segments.push(Segment {
-                name: name.to_owned(),
-                description,
-                keys,
-                rules,
-                span: key.span(),
-            });
         }
-        segments
+        let mut rules = Vec::new();
+        if let Some((_, v)) = table.get_key_value("rules") {
+            match v.get_ref() {
+                DeValue::Array(array) => {
+                    for (position, rule) in array.into_iter().enumerate() {
+                        let rule_context = format!("rule {} of {context}", position + 1);
+                        let Some(rule_table) = self.table(rule, &rule_context, "a table") else {
+                            continue;
+                        };
+                        self.reject_unknown_keys(rule_table, &["when"], &rule_context);
+                        match rule_table.get_key_value("when") {
+                            Some((_, when)) => {
+                                if let Some(conditions) =
+                                    self.conditions(when, &rule_context, &[], false)
+                                {
+                                    rules.push(conditions);
+                                }
+                            }
+                            None => self.error(Diagnostic::new(
+                                format!("{rule_context} has no `when`"),
+                                rule.span(),
+                            )),
+                        }
+                    }
+                }
+                other => self.error(Diagnostic::new(
+                    format!(
+                        "`rules` of {context} must be an array of tables, found {}",
+                        describe_toml(other)
+                    ),
+                    v.span(),
+                )),
+            }
+        }
+        Some(Segment {
+            name: name.to_owned(),
+            description,
+            keys,
+            rules,
+            span: key.span(),
+        })
     }
 
     /// `requires = ["flag", { flag = "other", is = value }]`, checked once all flags are known.

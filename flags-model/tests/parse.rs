@@ -480,23 +480,27 @@ fn overrides_apply_per_environment_over_every_environment() {
     let production = catalog.environments().position("production");
     let staging = catalog.environments().position("staging");
     assert_eq!(
-        overrides.value_for(0, production).unwrap().value,
-        Value::Bool(false)
+        overrides.setting_for(0, production).unwrap().setting,
+        Setting::Value(Value::Bool(false))
     );
     assert_eq!(
-        overrides.value_for(0, staging).unwrap().value,
-        Value::Bool(true)
+        overrides.setting_for(0, staging).unwrap().setting,
+        Setting::Value(Value::Bool(true))
     );
     assert_eq!(
-        overrides.value_for(0, None).unwrap().value,
-        Value::Bool(true)
+        overrides.setting_for(0, None).unwrap().setting,
+        Setting::Value(Value::Bool(true))
     );
     assert_eq!(
-        overrides.value_for(1, staging).unwrap().value.to_string(),
+        overrides
+            .setting_for(1, staging)
+            .unwrap()
+            .setting
+            .to_string(),
         "b"
     );
-    assert_eq!(overrides.value_for(1, production), None);
-    assert_eq!(overrides.value_for(0, production).unwrap().line, 3);
+    assert_eq!(overrides.setting_for(1, production), None);
+    assert_eq!(overrides.setting_for(0, production).unwrap().line, 3);
 }
 
 #[test]
@@ -515,7 +519,7 @@ fn bad_overrides_reject_the_whole_file_with_every_reason() {
         errors,
         [
             "unknown flag `beta_enabld`; did you mean `beta_enabled`?",
-            "`value` of flag `flow` must be one of `a`, `b`, found `c`",
+            "`value` of flag `flow` must be one of `a`, `b`, like its `default`; found `c`",
             "`default` of flag `flow` cannot be overridden",
             "unknown key `stagin` in flag `flow`; did you mean `staging`?",
         ]

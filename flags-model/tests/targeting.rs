@@ -1,5 +1,6 @@
 use flags_model::{
     Catalog, Op, Operand, Serve, Setting, SourceFile, Test, Timestamp, Value, parse,
+    parse_overrides,
 };
 
 const HEAD: &str = r#"
@@ -356,6 +357,53 @@ fn requirement_cycles_are_named() {
         [
             "flags require each other in a cycle: `a` → `b` → `c` → `a`",
             "flags require each other in a cycle: `d` → `d`",
+        ]
+    );
+}
+
+#[test]
+fn overrides_files_carry_targeting_and_segments() {
+    let catalog = Catalog::parse(&file(COMMENTS)).expect("valid");
+    let overrides = parse_overrides(
+        &catalog,
+        &SourceFile::new(
+            "o.toml",
+            r#"
+[[flags.checkout_flow.production.rules]]
+when = [{ segment = "beta" }]
+serve = "express"
+
+[segments.beta]
+keys = ["u-1", "u-2"]
+[[segments.beta.rules]]
+when = [{ attribute = "plan", op = "equals", value = "enterprise" }]
+"#,
+        ),
+    )
+    .expect("valid overrides");
+    let production = catalog.environments().position("production");
+    let Setting::Targeted(targeting) = &overrides.setting_for(1, production).unwrap().setting
+    else {
+        panic!("targeting");
+    };
+    assert_eq!(targeting.summary(), "1 rule, else legacy");
+    let (index, beta) = &overrides.segments()[0];
+    assert_eq!((*index, beta.keys.len(), beta.rules.len()), (1, 2, 1));
+
+    let broken = SourceFile::new(
+        "o.toml",
+        "[segments.betta]\nkeys = []\n\n[[flags.checkout_flow.production.rules]]\nwhen = [{ segment = \"beta\" }]\nrollout = [{ value = \"express\", weight = 50 }]\n",
+    );
+    let messages: Vec<String> = parse_overrides(&catalog, &broken)
+        .unwrap_err()
+        .iter()
+        .map(|d| d.message().to_owned())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "the weights of this rollout add up to 50, not 100",
+            "unknown segment `betta`; did you mean `beta`?"
         ]
     );
 }

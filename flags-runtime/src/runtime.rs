@@ -744,18 +744,7 @@ impl Writer {
         let resolved = (0..runtime.descriptor.flags.len())
             .map(|index| self.resolve(runtime, catalog, index))
             .collect();
-        let segments = if self.consistent {
-            catalog
-                .segments()
-                .iter()
-                .zip(&self.segments)
-                .map(|(segment, changes)| {
-                    SegmentState::new(segment, &changes.added, &changes.removed)
-                })
-                .collect()
-        } else {
-            Box::default()
-        };
+        let segments = self.segments(catalog);
         Resolution {
             generation: self.generation,
             environment: self.environment,
@@ -766,8 +755,10 @@ impl Writer {
         }
     }
 
-    /// Highest first: programmatic override, each source's last good value (all final), then
-    /// `flags.toml`'s setting for the environment (a value or targeting), else its default.
+    /// Highest first: programmatic override, each source's last good setting, then
+    /// `flags.toml`'s setting for the environment, else its default. An overriding value is
+    /// final (no targeting, no prerequisites); an overriding targeting replaces the environment's
+    /// setting, prerequisites included.
     fn resolve(&self, runtime: &Runtime, catalog: &Catalog, index: usize) -> Resolved {
         let flag = match catalog.flags().get(index) {
             Some(flag) if self.consistent => flag,
@@ -781,30 +772,36 @@ impl Writer {
         };
         let layers =
             std::iter::once(&self.programmatic).chain(self.sources.iter().map(|s| &s.last_good));
-        for layer in layers {
-            if let Some((value, origin)) = layer.get(index) {
+        let overriding = layers.filter_map(|layer| layer.get(index)).next();
+        let (setting, origin) = match overriding {
+            Some((Setting::Value(value), origin)) => {
                 return Resolved::Static {
                     value: value.clone(),
                     origin: origin.clone(),
                     overridden: true,
                 };
             }
-        }
-        let origin = match self
-            .environment
-            .filter(|&e| flag.environment_setting(e).is_some())
-        {
-            Some(environment) => {
-                Origin::Environment(catalog.environments().names()[environment].clone())
+            Some((setting, origin)) => (setting.clone(), origin.clone()),
+            None => {
+                let origin = match self
+                    .environment
+                    .filter(|&e| flag.environment_setting(e).is_some())
+                {
+                    Some(environment) => {
+                        Origin::Environment(catalog.environments().names()[environment].clone())
+                    }
+                    None => Origin::Default,
+                };
+                (flag.setting_in(self.environment), origin)
             }
-            None => Origin::Default,
         };
         let requires: Vec<(usize, Value)> = flag
             .requires()
             .iter()
             .map(|r| (r.flag, r.is.clone()))
             .collect();
-        match flag.setting_in(self.environment) {
+        let default = flag.default().clone();
+        match setting {
             Setting::Value(value) if requires.is_empty() => Resolved::Static {
                 value,
                 origin,
@@ -815,16 +812,37 @@ impl Writer {
                 value,
                 origin,
                 requires,
-                default: flag.default().clone(),
+                default,
             }),
             Setting::Targeted(targeting) => Resolved::Dynamic(Program {
                 targeting: Some(targeting),
-                value: flag.default().clone(),
+                value: default.clone(),
                 origin,
                 requires,
-                default: flag.default().clone(),
+                default,
             }),
         }
+    }
+
+    /// Each segment as the highest source that redefines it says, with the run-time changes.
+    fn segments(&self, catalog: &Catalog) -> Box<[SegmentState]> {
+        if !self.consistent {
+            return Box::default();
+        }
+        catalog
+            .segments()
+            .iter()
+            .enumerate()
+            .zip(&self.segments)
+            .map(|((index, declared), changes)| {
+                let segment = self
+                    .sources
+                    .iter()
+                    .find_map(|s| s.last_good.segment(index))
+                    .unwrap_or(declared);
+                SegmentState::new(segment, &changes.added, &changes.removed)
+            })
+            .collect()
     }
 
     fn reread(&mut self, catalog: &Catalog, vars: &dyn Vars) {
@@ -860,9 +878,9 @@ impl Writer {
                         let kept = flag
                             .and_then(|index| Some((index, source.last_good.get(index)?.clone())));
                         let consequence = match kept {
-                            Some((index, (value, origin))) => {
-                                let text = format!("keeping its previous value `{value}`");
-                                layer.set(index, value, origin);
+                            Some((index, (setting, origin))) => {
+                                let text = format!("keeping its previous value `{setting}`");
+                                layer.set_setting(index, setting, origin);
                                 text
                             }
                             None if flag.is_some() => "it is ignored".to_owned(),

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use flags_model::{Catalog, SourceFile, Value, naming, parse_overrides};
+use flags_model::{Catalog, Segment, Setting, SourceFile, Value, naming, parse_overrides};
 
 use crate::report::Problem;
 
@@ -50,27 +50,42 @@ impl fmt::Display for Origin {
     }
 }
 
-/// Values from one source: at most one per flag, by flag index.
+/// What one source sets: at most one value or targeting per flag (by flag index), and the
+/// segments it redefines (by segment index).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Layer {
-    entries: Vec<Option<(Value, Origin)>>,
+    entries: Vec<Option<(Setting, Origin)>>,
+    segments: Vec<(usize, Segment)>,
 }
 
 impl Layer {
     pub(crate) fn new(flags: usize) -> Self {
         Self {
             entries: vec![None; flags],
+            segments: Vec::new(),
         }
     }
 
-    pub(crate) fn get(&self, flag: usize) -> Option<&(Value, Origin)> {
+    pub(crate) fn get(&self, flag: usize) -> Option<&(Setting, Origin)> {
         self.entries.get(flag).and_then(Option::as_ref)
     }
 
     pub(crate) fn set(&mut self, flag: usize, value: Value, origin: Origin) {
+        self.set_setting(flag, Setting::Value(value), origin);
+    }
+
+    pub(crate) fn set_setting(&mut self, flag: usize, setting: Setting, origin: Origin) {
         if let Some(entry) = self.entries.get_mut(flag) {
-            *entry = Some((value, origin));
+            *entry = Some((setting, origin));
         }
+    }
+
+    /// The layer's redefinition of segment `index`, if it has one.
+    pub(crate) fn segment(&self, index: usize) -> Option<&Segment> {
+        self.segments
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, segment)| segment)
     }
 
     pub(crate) fn clear(&mut self, flag: usize) {
@@ -226,14 +241,15 @@ impl Source for OverridesFileSource {
             Ok(overrides) => {
                 let mut layer = Layer::new(catalog.flags().len());
                 for index in 0..catalog.flags().len() {
-                    if let Some(entry) = overrides.value_for(index, environment) {
+                    if let Some(entry) = overrides.setting_for(index, environment) {
                         let origin = Origin::OverridesFile {
                             path: path.clone(),
                             line: entry.line,
                         };
-                        layer.set(index, entry.value.clone(), origin);
+                        layer.set_setting(index, entry.setting.clone(), origin);
                     }
                 }
+                layer.segments = overrides.segments().to_vec();
                 Loaded::Values {
                     layer,
                     rejected: Vec::new(),

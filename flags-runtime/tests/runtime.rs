@@ -217,7 +217,7 @@ fn overrides_file_applies_and_a_broken_one_keeps_the_last_good() {
     assert_eq!(report.problems().len(), 1, "{report}");
     let problem = report.problems()[0].to_string();
     assert!(
-        problem.contains("`production` of flag `max_upload_mb` must be an integer, found a string"),
+        problem.contains("`production` of flag `max_upload_mb` must be an integer, like its `default`; found a string"),
         "{problem}"
     );
     assert!(
