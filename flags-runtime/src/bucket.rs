@@ -33,22 +33,37 @@ impl Murmur3 {
         }
     }
 
-    fn write(&mut self, bytes: &[u8]) {
+    fn write(&mut self, mut bytes: &[u8]) {
         self.len += bytes.len();
-        for &byte in bytes {
-            self.tail[self.tail_len] = byte;
-            self.tail_len += 1;
-            if self.tail_len == 4 {
-                let block = u32::from_le_bytes(self.tail);
-                self.hash ^= mix(block);
-                self.hash = self
-                    .hash
-                    .rotate_left(13)
-                    .wrapping_mul(5)
-                    .wrapping_add(0xe654_6b64);
-                self.tail_len = 0;
+        // Complete a block left over from the previous piece.
+        if self.tail_len > 0 {
+            let take = (4 - self.tail_len).min(bytes.len());
+            self.tail[self.tail_len..self.tail_len + take].copy_from_slice(&bytes[..take]);
+            self.tail_len += take;
+            bytes = &bytes[take..];
+            if self.tail_len < 4 {
+                return;
             }
+            self.block(u32::from_le_bytes(self.tail));
+            self.tail_len = 0;
         }
+        let mut blocks = bytes.chunks_exact(4);
+        for block in &mut blocks {
+            self.block(u32::from_le_bytes([block[0], block[1], block[2], block[3]]));
+        }
+        let rest = blocks.remainder();
+        self.tail[..rest.len()].copy_from_slice(rest);
+        self.tail_len = rest.len();
+    }
+
+    #[inline(always)]
+    fn block(&mut self, block: u32) {
+        self.hash ^= mix(block);
+        self.hash = self
+            .hash
+            .rotate_left(13)
+            .wrapping_mul(5)
+            .wrapping_add(0xe654_6b64);
     }
 
     fn finish(mut self) -> u32 {

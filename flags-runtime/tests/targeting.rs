@@ -336,16 +336,35 @@ fn an_overrides_file_can_target_and_redefine_segments() {
     let (registry, _) = build::<5>(FLAGS, &[("FLAGS_OVERRIDES", path.to_str().unwrap())]);
     assert!(registry.runtime().init().unwrap().is_clean());
     let tester = user("u-42");
-    assert!(registry.bool_for(COMMENTS, &tester), "the file's beta segment is used by flags.toml's rules");
+    assert!(
+        registry.bool_for(COMMENTS, &tester),
+        "the file's beta segment is used by flags.toml's rules"
+    );
     assert!(registry.bool_for(CHECKOUT, &tester), "the file's rule");
     let reason = registry.evaluate(CHECKOUT, &tester).reason;
-    assert_eq!(reason, Reason::Rule { number: 1, name: None, segment: Some("beta".into()), bucket: None });
-    assert!(!registry.bool_for(CHECKOUT, &user("u-43")), "the file's targeting has no rollout: the default");
+    assert_eq!(
+        reason,
+        Reason::Rule {
+            number: 1,
+            name: None,
+            segment: Some("beta".into()),
+            bucket: None
+        }
+    );
+    assert!(
+        !registry.bool_for(CHECKOUT, &user("u-43")),
+        "the file's targeting has no rollout: the default"
+    );
 
     // A broken file is rejected whole; the last good one stays.
     std::fs::write(&path, "[segments.beta]\nkeys = [\"u-42\"]\n\n[[flags.checkout_enabled.production.rules]]\nwhen = [{ segment = \"bta\" }]\nserve = true\n").unwrap();
     let report = registry.runtime().reload();
-    assert!(report.problems()[0].message().contains("unknown segment `bta`; did you mean `beta`?"), "{report}");
+    assert!(
+        report.problems()[0]
+            .message()
+            .contains("unknown segment `bta`; did you mean `beta`?"),
+        "{report}"
+    );
     assert!(registry.bool_for(CHECKOUT, &tester));
     // Run-time additions still apply on top of a redefined segment.
     registry.runtime().add_to_segment("beta", "u-43").unwrap();

@@ -1,0 +1,67 @@
+//! The cost of targeting, against hand-written code doing the same work.
+//!
+//! `cargo bench --bench targeting`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+flags::declare!("benches/flags.toml");
+
+#[derive(flags::EvaluationContext)]
+struct User {
+    #[flags(key)]
+    id: String,
+    email: String,
+    country: String,
+    plan: String,
+}
+
+fn user(id: &str, email: &str) -> User {
+    User {
+        id: id.into(),
+        email: email.into(),
+        country: "FR".into(),
+        plan: "PRO".into(),
+    }
+}
+
+fn targeting(c: &mut Criterion) {
+    let mut group = c.benchmark_group("targeting");
+    let insider = user("u-1", "ada@example.com");
+    let outsider = user("u-2", "bob@elsewhere.org");
+    let keys: Vec<User> = (0..1_024)
+        .map(|i| user(&format!("user-{i}"), "x@y.z"))
+        .collect();
+
+    group.bench_function("baseline: hand-written ends_with", |b| {
+        b.iter(|| black_box(black_box(&insider).email.ends_with("@example.com")))
+    });
+    group.bench_function("rule email ends_with, matching", |b| {
+        b.iter(|| black_box(Flags::internal_enabled_for(black_box(&insider))))
+    });
+    group.bench_function("rule email ends_with, not matching", |b| {
+        b.iter(|| black_box(Flags::internal_enabled_for(black_box(&outsider))))
+    });
+
+    let mut next = 0;
+    group.bench_function("baseline: hand-written 25% rollout", |b| {
+        b.iter(|| {
+            next = (next + 1) % keys.len();
+            black_box(flags::bucket("rollout_enabled", &keys[next].id) <= 25)
+        })
+    });
+    group.bench_function("25% rollout over 1024 keys", |b| {
+        b.iter(|| {
+            next = (next + 1) % keys.len();
+            black_box(Flags::rollout_enabled_for(&keys[next]))
+        })
+    });
+    group.bench_function("three rules, a segment and a rollout", |b| {
+        b.iter(|| black_box(Flags::combined_enabled_for(black_box(&insider))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, targeting);
+criterion_main!(benches);
