@@ -549,7 +549,18 @@ impl Reader {
                 None
             }
             // An environment without `serve` or `rollout` falls through to the flag's default.
-            (None, None) => Some(Serve::Value(cx.default.clone())),
+            (None, None) => {
+                for extra in [bucket_by, group].into_iter().flatten() {
+                    self.error(Diagnostic::new(
+                        format!(
+                            "`{}` applies to a `rollout`, and there is none here",
+                            extra.0.get_ref()
+                        ),
+                        extra.0.span(),
+                    ));
+                }
+                Some(Serve::Value(cx.default.clone()))
+            }
         }
     }
 
@@ -902,7 +913,11 @@ impl Reader {
                     self.error(Diagnostic::new(
                         format!(
                             "`values` must be a non-empty array, found {}",
-                            describe_toml(other)
+                            if matches!(other, DeValue::Array(_)) {
+                                "an empty array"
+                            } else {
+                                describe_toml(other)
+                            }
                         ),
                         v.span(),
                     ));
@@ -949,6 +964,13 @@ impl Reader {
                     numbers.map(Operand::Numbers)
                 }
                 DeValue::Boolean(b) if items.len() == 1 && !ignore_case => Some(Operand::Bool(*b)),
+                DeValue::Boolean(_) if !ignore_case => {
+                    self.error(Diagnostic::new(
+                        format!("`{op_name}` compares a bool with one value: value = true"),
+                        span.clone(),
+                    ));
+                    None
+                }
                 _ => {
                     wrong(self, first, "a string, a number or a bool");
                     None
@@ -1031,7 +1053,10 @@ impl Reader {
         let mut strings = Vec::with_capacity(items.len());
         for item in items {
             match item.get_ref() {
-                DeValue::String(s) if ignore_case => strings.push(s.to_lowercase()),
+                DeValue::String(s) if ignore_case => {
+                    // Character by character, as the runtime lowercases what it compares.
+                    strings.push(s.chars().flat_map(char::to_lowercase).collect())
+                }
                 DeValue::String(s) => strings.push(s.to_string()),
                 _ => {
                     wrong(self, item);

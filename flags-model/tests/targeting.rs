@@ -284,6 +284,22 @@ fn values_of_the_wrong_type_in_rules() {
 }
 
 #[test]
+fn rollout_settings_need_a_rollout() {
+    assert_eq!(
+        one(
+            "[flags.x]\ndescription = \"d\"\ndefault = false\n[flags.x.production]\nbucket_by = \"org\"\n"
+        ),
+        "`bucket_by` applies to a `rollout`, and there is none here"
+    );
+    assert_eq!(
+        one(
+            "[flags.x]\ndescription = \"d\"\ndefault = false\n[[flags.x.production.rules]]\nwhen = [{ attribute = \"a\", op = \"in\", values = [] }]\nserve = true\n"
+        ),
+        "`values` must be a non-empty array, found an empty array"
+    );
+}
+
+#[test]
 fn weights_must_sum_to_100() {
     assert_eq!(
         one(

@@ -183,7 +183,7 @@ impl Why<'_> {
                 number: *number,
                 name: rule.name.clone(),
                 segment: rule.conditions.iter().find_map(|c| match &c.test {
-                    Test::Segment { name } => Some(name.clone()),
+                    Test::Segment { name } if !c.negate => Some(name.clone()),
                     _ => None,
                 }),
                 bucket: *bucket,
@@ -198,7 +198,9 @@ impl Why<'_> {
             Why::NoBucketKey(rollout) => Reason::Error {
                 message: match &rollout.bucket_by {
                     Some(attribute) => {
-                        format!("the rollout is by `{attribute}`, which the context does not have")
+                        format!(
+                            "the rollout is by `{attribute}`, which the context does not have as a string, number or bool"
+                        )
                     }
                     None => "the rollout is by key, and the context has none".to_owned(),
                 },
@@ -315,6 +317,12 @@ pub(crate) fn holds(
             let segment = scope.segments.iter().find(|s| s.name == *name)?;
             Some(in_segment(segment, context, scope))
         }),
+        // `exists` is the one test of absence: it holds or not whether the attribute is there.
+        Test::Attribute {
+            attribute,
+            op: Op::Exists,
+            ..
+        } => Some(context.is_some_and(|context| context.attribute(attribute).is_some())),
         Test::Attribute {
             attribute,
             op,
@@ -382,8 +390,8 @@ fn compare(value: Attribute<'_>, op: Op, ignore_case: bool, operand: &Operand) -
             _ => None,
         },
         (Attribute::Bool(b), Operand::Bool(expected)) => match op {
-            Op::Equals => Some(b == *expected),
-            Op::NotEquals => Some(b != *expected),
+            Op::Equals | Op::In => Some(b == *expected),
+            Op::NotEquals | Op::NotIn => Some(b != *expected),
             _ => None,
         },
         (Attribute::Semver(version), Operand::Semver(expected)) => {
@@ -449,7 +457,13 @@ fn ends_with(text: &str, expected: &str, ignore_case: bool) -> bool {
         return from
             .is_some_and(|from| text.as_bytes()[from..].eq_ignore_ascii_case(expected.as_bytes()));
     }
-    text.to_lowercase().ends_with(expected)
+    lowercase(text).ends_with(expected)
+}
+
+/// Lowercased character by character, as operands are when `flags.toml` is read, so that a
+/// text always matches itself whatever its script.
+fn lowercase(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
 }
 
 fn contains(text: &str, expected: &str, ignore_case: bool) -> bool {
@@ -464,7 +478,7 @@ fn contains(text: &str, expected: &str, ignore_case: bool) -> bool {
                 .windows(needle.len())
                 .any(|window| window.eq_ignore_ascii_case(needle));
     }
-    text.to_lowercase().contains(expected)
+    lowercase(text).contains(expected)
 }
 
 #[cfg(test)]
@@ -480,5 +494,10 @@ mod tests {
         assert!(contains("Big CRM Suite", "crm", true));
         assert!(!contains("a", "ab", true));
         assert!(ends_with("ÉCOLE@EXAMPLE.COM", "@example.com", true));
+        // Operands are lowercased the same way, so a word matches itself (final sigma included).
+        let operand: String = "ΟΔΟΣ".chars().flat_map(char::to_lowercase).collect();
+        for test in [equals, starts_with, ends_with, contains] {
+            assert!(test("ΟΔΟΣ", &operand, true));
+        }
     }
 }

@@ -207,7 +207,7 @@ fn a_rollout_by_attribute_keeps_an_organisation_together() {
     assert_eq!(
         no_org.reason,
         Reason::Error {
-            message: "the rollout is by `org_id`, which the context does not have".into()
+            message: "the rollout is by `org_id`, which the context does not have as a string, number or bool".into()
         }
     );
 }
@@ -268,6 +268,17 @@ fn operators_and_missing_attributes() {
         "now",
         "a missing attribute never matches, even negated"
     );
+    // `exists` is the one test of absence: negated, it says "has no such attribute".
+    let (registry, _) = build::<1>(
+        "[environments]\nnames = [\"p\"]\ndefault = \"p\"\n[flags.x]\ndescription = \"d\"\ndefault = \"none\"\n\
+         [[flags.x.p.rules]]\nwhen = [{ attribute = \"trial\", op = \"exists\", negate = true }]\nserve = \"no trial\"\n\
+         [[flags.x.p.rules]]\nwhen = [{ attribute = \"trial\", op = \"in\", values = [true] }]\nserve = \"trial\"\n",
+        &[],
+    );
+    let x = |context: Context| registry.evaluate(0, &context).value.to_string();
+    assert_eq!(x(user("a")), "no trial");
+    assert_eq!(x(user("a").with("trial", true)), "trial");
+    assert_eq!(x(user("a").with("trial", false)), "none");
     assert_eq!(
         checks(user("a").with("seats", "12")),
         "now",
