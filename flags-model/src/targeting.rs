@@ -942,24 +942,15 @@ impl Reader {
             }
         };
         let first = items[0];
-        let wrong = |reader: &mut Reader, item: &Spanned<DeValue<'_>>, wanted: &str| {
-            reader.error(Diagnostic::new(
-                format!(
-                    "`{op_name}` compares with {wanted}, found {}",
-                    describe_toml(item.get_ref())
-                ),
-                item.span(),
-            ));
-        };
         match op {
             Op::Equals | Op::NotEquals | Op::In | Op::NotIn => match first.get_ref() {
-                DeValue::String(_) => self.strings(&items, ignore_case, |r, i| {
-                    wrong(r, i, "strings (all of one kind)")
-                }),
+                DeValue::String(_) => {
+                    self.strings(&items, ignore_case, op_name, "strings (all of one kind)")
+                }
                 DeValue::Integer(_) | DeValue::Float(_) if !ignore_case => {
                     let numbers: Option<Vec<f64>> = items
                         .iter()
-                        .map(|i| self.number(i, |r, i| wrong(r, i, "numbers (all of one kind)")))
+                        .map(|i| self.number(i, op_name, "numbers (all of one kind)"))
                         .collect();
                     numbers.map(Operand::Numbers)
                 }
@@ -971,13 +962,10 @@ impl Reader {
                     ));
                     None
                 }
-                _ => {
-                    wrong(self, first, "a string, a number or a bool");
-                    None
-                }
+                _ => self.wrong_operand(first, op_name, "a string, a number or a bool"),
             },
             Op::StartsWith | Op::EndsWith | Op::Contains => {
-                self.strings(&items, ignore_case, |r, i| wrong(r, i, "strings"))
+                self.strings(&items, ignore_case, op_name, "strings")
             }
             Op::Matches => match first.get_ref() {
                 DeValue::String(pattern) => match regex::Regex::new(pattern) {
@@ -998,13 +986,10 @@ impl Reader {
                         None
                     }
                 },
-                _ => {
-                    wrong(self, first, "a regular expression, as a string");
-                    None
-                }
+                _ => self.wrong_operand(first, op_name, "a regular expression, as a string"),
             },
             Op::Lt | Op::Le | Op::Gt | Op::Ge => self
-                .number(first, |r, i| wrong(r, i, "a number"))
+                .number(first, op_name, "a number")
                 .map(|n| Operand::Numbers(vec![n])),
             Op::SemverEq | Op::SemverLt | Op::SemverLe | Op::SemverGt | Op::SemverGe => {
                 match first.get_ref() {
@@ -1018,10 +1003,7 @@ impl Reader {
                             None
                         }
                     },
-                    _ => {
-                        wrong(self, first, "a version string such as \"2.3.0\"");
-                        None
-                    }
+                    _ => self.wrong_operand(first, op_name, "a version string such as \"2.3.0\""),
                 }
             }
             Op::Before | Op::After => match first.get_ref() {
@@ -1035,10 +1017,7 @@ impl Reader {
                         None
                     }
                 },
-                _ => {
-                    wrong(self, first, "a date-time such as 2027-01-01T09:00:00Z");
-                    None
-                }
+                _ => self.wrong_operand(first, op_name, "a date-time such as 2027-01-01T09:00:00Z"),
             },
             Op::Exists => Some(Operand::None),
         }
@@ -1048,7 +1027,8 @@ impl Reader {
         &mut self,
         items: &[&Spanned<DeValue<'_>>],
         ignore_case: bool,
-        wrong: impl Fn(&mut Reader, &Spanned<DeValue<'_>>),
+        op_name: &str,
+        wanted: &str,
     ) -> Option<Operand> {
         let mut strings = Vec::with_capacity(items.len());
         for item in items {
@@ -1058,20 +1038,13 @@ impl Reader {
                     strings.push(s.chars().flat_map(char::to_lowercase).collect())
                 }
                 DeValue::String(s) => strings.push(s.to_string()),
-                _ => {
-                    wrong(self, item);
-                    return None;
-                }
+                _ => return self.wrong_operand(item, op_name, wanted),
             }
         }
         Some(Operand::Strings(strings))
     }
 
-    fn number(
-        &mut self,
-        item: &Spanned<DeValue<'_>>,
-        wrong: impl Fn(&mut Reader, &Spanned<DeValue<'_>>),
-    ) -> Option<f64> {
+    fn number(&mut self, item: &Spanned<DeValue<'_>>, op_name: &str, wanted: &str) -> Option<f64> {
         let parsed = match item.get_ref() {
             DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
                 .ok()
@@ -1080,9 +1053,26 @@ impl Reader {
             _ => None,
         };
         if parsed.is_none() {
-            wrong(self, item);
+            return self.wrong_operand(item, op_name, wanted);
         }
         parsed
+    }
+
+    /// Reports an operand of the wrong kind for `op_name`; always `None`.
+    fn wrong_operand<T>(
+        &mut self,
+        item: &Spanned<DeValue<'_>>,
+        op_name: &str,
+        wanted: &str,
+    ) -> Option<T> {
+        self.error(Diagnostic::new(
+            format!(
+                "`{op_name}` compares with {wanted}, found {}",
+                describe_toml(item.get_ref())
+            ),
+            item.span(),
+        ));
+        None
     }
 
     /// `[segments.<name>]` tables.
