@@ -163,6 +163,51 @@ impl Runtime {
         }
     }
 
+    /// A runtime over a `flags.toml` read at run time rather than compiled in, for tools (the
+    /// `flags` command explains a flag with it). `vars` supplies the environment variables it
+    /// reads: the environment selector, the overrides file's path, per-flag overrides.
+    ///
+    /// The runtime lives as long as the process (its tables are leaked, as a generated
+    /// `Flags` type's are static), so call this once per file, not per request. A file with
+    /// problems is refused with every diagnostic, rendered with file, line and help.
+    pub fn load(
+        path: &str,
+        text: &str,
+        vars: &'static dyn Vars,
+    ) -> Result<&'static Runtime, Vec<String>> {
+        let file = SourceFile::new(path, text);
+        let parsed = flags_model::parse(&file);
+        if !parsed.diagnostics.is_empty() {
+            return Err(parsed.diagnostics.iter().map(|d| d.render(&file)).collect());
+        }
+        let leak = |text: &str| -> &'static str { Box::leak(text.into()) };
+        let flags: Vec<FlagDescriptor> = parsed
+            .catalog
+            .flags()
+            .iter()
+            .map(|flag| FlagDescriptor {
+                key: leak(flag.key()),
+                default: match flag.default() {
+                    Value::Bool(b) => StaticValue::Bool(*b),
+                    Value::Int(i) => StaticValue::Int(*i),
+                    Value::Float(f) => StaticValue::Float(*f),
+                    Value::String(s) => StaticValue::Str(leak(s)),
+                    Value::Variant { index, name } => StaticValue::Variant(*index, leak(name)),
+                },
+            })
+            .collect();
+        let slots: Vec<AtomicU64> = (0..flags.len())
+            .map(|_| AtomicU64::new(slot::UNINIT))
+            .collect();
+        let descriptor = Box::leak(Box::new(Descriptor {
+            path: leak(path),
+            source: leak(text),
+            flags: Vec::leak(flags),
+        }));
+        let runtime = Runtime::with_vars(descriptor, Vec::leak(slots), vars);
+        Ok(Box::leak(Box::new(runtime)))
+    }
+
     /// Starts the runtime now rather than at the first flag check, and says how that went.
     ///
     /// An unknown or missing environment is an error: the runtime then serves each flag's

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
 use common::*;
-use flags_runtime::{InitError, Origin, OverrideError, Reason, StubScope, Value};
+use flags_runtime::{InitError, Origin, OverrideError, Reason, Runtime, StubScope, Value};
 
 fn reason(registry: &'static TestRegistry, name: &str) -> Reason {
     registry
@@ -393,7 +393,14 @@ fn opposing_stubs_in_many_threads_never_mix() {
 #[test]
 fn a_snapshot_never_mixes_two_configurations() {
     let toml = format!("{FLAGS}\n[flags.beta_b_enabled]\ndescription = \"B\"\ndefault = false\n");
-    let (registry, vars) = build::<7>(&toml, &[]);
+    // Both start equal (development turns beta_enabled on), so every snapshot must agree.
+    let (registry, vars) = build::<7>(
+        &toml,
+        &[
+            ("FLAGS_BETA_ENABLED", "false"),
+            ("FLAGS_BETA_B_ENABLED", "false"),
+        ],
+    );
     let runtime = registry.runtime();
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2)
@@ -472,5 +479,17 @@ fn a_program_built_from_another_flags_toml_serves_its_compiled_defaults() {
     assert!(
         report.problems()[0].message().contains("do not match"),
         "{report}"
+    );
+}
+
+#[test]
+fn a_broken_file_loaded_at_run_time_is_refused_with_every_problem() {
+    let vars: &'static MapVars = Box::leak(Box::default());
+    let broken = "[flags.a]\ndescription = \"A\"\ndefault = 3\ntype = \"bool\"\n\n[flags.b]\ndefault = true\n";
+    let errors = Runtime::load("tools/flags.toml", broken, vars).expect_err("a broken file");
+    assert!(errors.len() >= 2, "{errors:#?}");
+    assert!(
+        errors.iter().all(|e| e.contains("tools/flags.toml:")),
+        "{errors:#?}"
     );
 }

@@ -5,11 +5,9 @@
 //! the way generated code builds one at compile time.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use flags_model::{Catalog, SourceFile, Value};
-use flags_runtime::__private::{Descriptor, FlagDescriptor, StaticValue};
+use flags_model::Value;
 use flags_runtime::{Evaluation, EvaluationContext, Runtime, StubGuard, Vars};
 
 #[derive(Default)]
@@ -79,43 +77,17 @@ impl TestRegistry {
     }
 }
 
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_owned().into_boxed_str())
-}
-
 /// A runtime for the `N` flags declared in `toml`, reading variables from the returned map.
 pub fn build<const N: usize>(
     toml: &str,
     vars: &[(&str, &str)],
 ) -> (&'static TestRegistry, &'static MapVars) {
-    let catalog =
-        Catalog::parse(&SourceFile::new("flags.toml", toml)).expect("valid test flags.toml");
-    assert_eq!(catalog.flags().len(), N);
-    let flags: Vec<FlagDescriptor> = catalog
-        .flags()
-        .iter()
-        .map(|flag| FlagDescriptor {
-            key: leak(flag.key()),
-            default: match flag.default() {
-                Value::Bool(b) => StaticValue::Bool(*b),
-                Value::Int(i) => StaticValue::Int(*i),
-                Value::Float(f) => StaticValue::Float(*f),
-                Value::String(s) => StaticValue::Str(leak(s)),
-                Value::Variant { index, name } => StaticValue::Variant(*index, leak(name)),
-            },
-        })
-        .collect();
-    let descriptor = Box::leak(Box::new(Descriptor {
-        path: "flags.toml",
-        source: leak(toml),
-        flags: Box::leak(flags.into_boxed_slice()),
-    }));
     let map: &'static MapVars = Box::leak(Box::default());
     for (name, value) in vars {
         map.set(name, value);
     }
-    let slots: &'static [AtomicU64] = Box::leak((0..N).map(|_| AtomicU64::new(0)).collect());
-    let runtime: &'static Runtime = Box::leak(Box::new(Runtime::with_vars(descriptor, slots, map)));
+    let runtime = Runtime::load("flags.toml", toml, map).expect("valid test flags.toml");
+    assert_eq!(runtime.catalog().flags().len(), N);
     (Box::leak(Box::new(TestRegistry { runtime })), map)
 }
 
