@@ -1,0 +1,3 @@
+//! The `flags` command-line tool.
+
+fn main() {}
