@@ -2,6 +2,7 @@
 //!
 //! `cargo bench --bench targeting`
 
+use std::hash::Hasher as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -26,6 +27,29 @@ fn user(id: &str, email: &str) -> User {
     }
 }
 
+/// The flags of this file, for the hand-written baseline.
+#[derive(Clone, Copy)]
+enum HandWritten {
+    Internal,
+    Rollout,
+}
+
+/// What a team writes instead of a flag library: a `match` on the flag that reads the
+/// application's user directly, and a rollout on a seeded hash of the user's id. Not
+/// inlined, as a check in another module would not be.
+#[inline(never)]
+fn hand_written(flag: HandWritten, user: &User) -> bool {
+    match flag {
+        HandWritten::Internal => user.email.ends_with("@example.com"),
+        HandWritten::Rollout => {
+            let mut hasher = std::hash::DefaultHasher::new();
+            hasher.write_u64(0x5eed);
+            hasher.write(user.id.as_bytes());
+            hasher.finish() % 100 < 25
+        }
+    }
+}
+
 fn targeting(c: &mut Criterion) {
     let mut group = c.benchmark_group("targeting");
     let insider = user("u-1", "ada@example.com");
@@ -34,8 +58,13 @@ fn targeting(c: &mut Criterion) {
         .map(|i| user(&format!("user-{i}"), "x@y.z"))
         .collect();
 
-    group.bench_function("baseline: hand-written ends_with", |b| {
-        b.iter(|| black_box(black_box(&insider).email.ends_with("@example.com")))
+    group.bench_function("baseline: hand-written match, ends_with", |b| {
+        b.iter(|| {
+            black_box(hand_written(
+                black_box(HandWritten::Internal),
+                black_box(&insider),
+            ))
+        })
     });
     group.bench_function("rule email ends_with, matching", |b| {
         b.iter(|| black_box(Flags::internal_enabled_for(black_box(&insider))))
@@ -45,7 +74,13 @@ fn targeting(c: &mut Criterion) {
     });
 
     let mut next = 0;
-    group.bench_function("baseline: hand-written 25% rollout", |b| {
+    group.bench_function("baseline: hand-written match, 25% rollout", |b| {
+        b.iter(|| {
+            next = (next + 1) % keys.len();
+            black_box(hand_written(black_box(HandWritten::Rollout), &keys[next]))
+        })
+    });
+    group.bench_function("Unleash-compatible bucket alone", |b| {
         b.iter(|| {
             next = (next + 1) % keys.len();
             black_box(flags::bucket("rollout_enabled", &keys[next].id) <= 25)

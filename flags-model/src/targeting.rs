@@ -105,6 +105,9 @@ pub enum Test {
     Segment {
         /// The segment's name.
         name: String,
+        /// Its position among the catalog's segments, so evaluation finds it without
+        /// comparing names.
+        index: usize,
     },
     /// The current time against a fixed time.
     Now {
@@ -746,7 +749,7 @@ impl Reader {
                 return None;
             }
             let name = self.text(value, "`segment`", true)?;
-            if !segments.iter().any(|s| s == name) {
+            let Some(index) = segments.iter().position(|s| s == name) else {
                 let known = if segments.is_empty() {
                     "none are declared".to_owned()
                 } else {
@@ -765,10 +768,11 @@ impl Reader {
                     )),
                 );
                 return None;
-            }
+            };
             return Some(Condition {
                 test: Test::Segment {
                     name: name.to_string(),
+                    index,
                 },
                 negate,
             });

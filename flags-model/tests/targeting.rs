@@ -112,7 +112,7 @@ fn reads_rules_segments_rollouts_and_requirements() {
         "the line of its [[...rules]] header"
     );
     assert!(
-        matches!(&production.rules[1].conditions[0].test, Test::Segment { name } if name == "beta")
+        matches!(&production.rules[1].conditions[0].test, Test::Segment { name, .. } if name == "beta")
     );
     let Serve::Rollout(rollout) = &production.rules[2].serve else {
         panic!("rollout")

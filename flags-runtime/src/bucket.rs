@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use crate::context::Attribute;
 
 /// MurmurHash3, x86, 32-bit, fed in pieces.
+#[derive(Clone, Debug)]
 struct Murmur3 {
     hash: u32,
     tail: [u8; 4],
@@ -35,25 +36,32 @@ impl Murmur3 {
 
     fn write(&mut self, mut bytes: &[u8]) {
         self.len += bytes.len();
-        // Complete a block left over from the previous piece.
-        if self.tail_len > 0 {
-            let take = (4 - self.tail_len).min(bytes.len());
-            self.tail[self.tail_len..self.tail_len + take].copy_from_slice(&bytes[..take]);
-            self.tail_len += take;
-            bytes = &bytes[take..];
-            if self.tail_len < 4 {
+        // Complete a block left over from the previous piece, a byte at a time (at most
+        // three): cheaper than a variable-length copy.
+        while self.tail_len > 0 {
+            let Some((&byte, rest)) = bytes.split_first() else {
                 return;
-            }
-            self.block(u32::from_le_bytes(self.tail));
-            self.tail_len = 0;
+            };
+            self.push(byte);
+            bytes = rest;
         }
         let mut blocks = bytes.chunks_exact(4);
         for block in &mut blocks {
             self.block(u32::from_le_bytes([block[0], block[1], block[2], block[3]]));
         }
-        let rest = blocks.remainder();
-        self.tail[..rest.len()].copy_from_slice(rest);
-        self.tail_len = rest.len();
+        for &byte in blocks.remainder() {
+            self.push(byte);
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, byte: u8) {
+        self.tail[self.tail_len] = byte;
+        self.tail_len += 1;
+        if self.tail_len == 4 {
+            self.block(u32::from_le_bytes(self.tail));
+            self.tail_len = 0;
+        }
     }
 
     #[inline(always)]
@@ -97,16 +105,33 @@ pub fn murmur3_x86_32(bytes: &[u8], seed: u32) -> u32 {
 
 /// The bucket, 1 to 100, of `value` in `group`.
 pub fn bucket(group: &str, value: &str) -> u32 {
-    let mut hasher = Murmur3::new(0);
-    hasher.write(group.as_bytes());
-    hasher.write(b":");
-    hasher.write(value.as_bytes());
-    hasher.finish() % 100 + 1
+    GroupHash::new(group).bucket(value)
+}
+
+/// A rollout's group already hashed (with the `:` that follows it): bucketing a context then
+/// only hashes its key, since the group is the same for every evaluation of the rollout.
+#[derive(Clone, Debug)]
+pub(crate) struct GroupHash(Murmur3);
+
+impl GroupHash {
+    pub(crate) fn new(group: &str) -> Self {
+        let mut hasher = Murmur3::new(0);
+        hasher.write(group.as_bytes());
+        hasher.write(b":");
+        Self(hasher)
+    }
+
+    /// The bucket, 1 to 100, of `value` in this group.
+    pub(crate) fn bucket(&self, value: &str) -> u32 {
+        let mut hasher = self.0.clone();
+        hasher.write(value.as_bytes());
+        hasher.finish() % 100 + 1
+    }
 }
 
 /// The bucket of an attribute's value: strings as they are, numbers as written (`42`, not
 /// `42.0`), bools as `true`/`false`. Lists, versions and times cannot be bucketed.
-pub(crate) fn bucket_attribute(group: &str, value: Attribute<'_>) -> Option<u32> {
+pub(crate) fn bucket_attribute(group: &GroupHash, value: Attribute<'_>) -> Option<u32> {
     let mut text = StackText::default();
     let value: &str = match value {
         Attribute::Str(s) => s,
@@ -127,7 +152,7 @@ pub(crate) fn bucket_attribute(group: &str, value: Attribute<'_>) -> Option<u32>
         }
         Attribute::List(_) | Attribute::Semver(_) | Attribute::Time(_) => return None,
     };
-    Some(bucket(group, value))
+    Some(group.bucket(value))
 }
 
 /// Text formatted on the stack, so that a number can be hashed without allocating. A number
@@ -198,6 +223,16 @@ mod tests {
     #[test]
     fn unleash_normalized_values() {
         assert_eq!(bucket("gr1", "123"), 73);
+        // The group hashed once, then each key: the same as hashing "{group}:{key}".
+        for group in ["g", "gr", "gr1", "group", "rollout_enabled"] {
+            let hashed = GroupHash::new(group);
+            for key in ["", "1", "u-123", "a-much-longer-user-identifier"] {
+                assert_eq!(
+                    hashed.bucket(key),
+                    murmur3_x86_32(format!("{group}:{key}").as_bytes(), 0) % 100 + 1
+                );
+            }
+        }
         assert_eq!(bucket("groupX", "999"), 25);
     }
 
@@ -229,16 +264,22 @@ mod tests {
 
     #[test]
     fn numbers_are_bucketed_as_written() {
-        assert_eq!(bucket_attribute("gr1", Attribute::Number(123.0)), Some(73));
         assert_eq!(
-            bucket_attribute("g", Attribute::Number(1.5)),
+            bucket_attribute(&GroupHash::new("gr1"), Attribute::Number(123.0)),
+            Some(73)
+        );
+        assert_eq!(
+            bucket_attribute(&GroupHash::new("g"), Attribute::Number(1.5)),
             Some(bucket("g", "1.5"))
         );
         assert_eq!(
-            bucket_attribute("g", Attribute::Bool(true)),
+            bucket_attribute(&GroupHash::new("g"), Attribute::Bool(true)),
             Some(bucket("g", "true"))
         );
-        assert_eq!(bucket_attribute("g", Attribute::List(&[])), None);
+        assert_eq!(
+            bucket_attribute(&GroupHash::new("g"), Attribute::List(&[])),
+            None
+        );
     }
 
     #[test]

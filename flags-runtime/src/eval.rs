@@ -12,7 +12,7 @@ use flags_model::{
     Condition, Op, Operand, Rollout, Segment, Serve, Targeting, Test, Timestamp, Value,
 };
 
-use crate::bucket;
+use crate::bucket::{self, GroupHash};
 use crate::context::{Attribute, EvaluationContext};
 use crate::sources::Origin;
 
@@ -29,12 +29,50 @@ pub(crate) struct Program {
     pub(crate) requires: Vec<(usize, Value)>,
     /// Served when a requirement is not met.
     pub(crate) default: Value,
+    /// Each rollout's group, hashed once: one per rule, then the fallthrough's (`None` where
+    /// a single value is served).
+    pub(crate) groups: Box<[Option<GroupHash>]>,
+}
+
+impl Program {
+    /// What a flag serves per context: `targeting`, or `value` for everyone.
+    pub(crate) fn new(
+        targeting: Option<Arc<Targeting>>,
+        value: Value,
+        origin: Origin,
+        requires: Vec<(usize, Value)>,
+        default: Value,
+    ) -> Self {
+        let group = |serve: &Serve| match serve {
+            Serve::Rollout(rollout) => Some(GroupHash::new(&rollout.group)),
+            Serve::Value(_) => None,
+        };
+        let groups = targeting.as_ref().map_or_else(Box::default, |targeting| {
+            targeting
+                .rules
+                .iter()
+                .map(|rule| group(&rule.serve))
+                .chain([group(&targeting.fallthrough)])
+                .collect()
+        });
+        Self {
+            targeting,
+            value,
+            origin,
+            requires,
+            default,
+            groups,
+        }
+    }
+
+    fn group(&self, position: usize) -> Option<&GroupHash> {
+        self.groups.get(position).and_then(Option::as_ref)
+    }
 }
 
 /// A segment as evaluated: its keys (declared and added at run time) and rules.
 #[derive(Debug)]
 pub(crate) struct SegmentState {
-    pub(crate) name: String,
     pub(crate) keys: HashSet<String>,
     pub(crate) rules: Vec<Vec<Condition>>,
 }
@@ -49,7 +87,6 @@ impl SegmentState {
         keys.extend(added.iter().cloned());
         keys.retain(|key| !removed.contains(key));
         Self {
-            name: segment.name.clone(),
             keys,
             rules: segment.rules.clone(),
         }
@@ -183,7 +220,7 @@ impl Why<'_> {
                 number: *number,
                 name: rule.name.clone(),
                 segment: rule.conditions.iter().find_map(|c| match &c.test {
-                    Test::Segment { name } if !c.negate => Some(name.clone()),
+                    Test::Segment { name, .. } if !c.negate => Some(name.clone()),
                     _ => None,
                 }),
                 bucket: *bucket,
@@ -237,7 +274,7 @@ impl Program {
             {
                 continue;
             }
-            match serve(&rule.serve, context) {
+            match serve(&rule.serve, self.group(position), context) {
                 Served::Value(value, bucket) => {
                     return Outcome {
                         value: Cow::Borrowed(value),
@@ -252,7 +289,11 @@ impl Program {
                 Served::NoKey(_) => continue,
             }
         }
-        match serve(&targeting.fallthrough, context) {
+        match serve(
+            &targeting.fallthrough,
+            self.group(targeting.rules.len()),
+            context,
+        ) {
             Served::Value(value, bucket) => Outcome {
                 value: Cow::Borrowed(value),
                 why: Why::Fallthrough { bucket },
@@ -265,12 +306,19 @@ impl Program {
     }
 }
 
-enum Served<'a> {
+/// What a `serve` or `rollout` gives a context.
+pub(crate) enum Served<'a> {
+    /// The value, and the context's bucket when it is a rollout.
     Value(&'a Value, Option<u32>),
+    /// A rollout with nothing to bucket for this context.
     NoKey(&'a Rollout),
 }
 
-fn serve<'a>(serve: &'a Serve, context: Option<&dyn EvaluationContext>) -> Served<'a> {
+pub(crate) fn serve<'a>(
+    serve: &'a Serve,
+    group: Option<&GroupHash>,
+    context: Option<&dyn EvaluationContext>,
+) -> Served<'a> {
     let rollout = match serve {
         Serve::Value(value) => return Served::Value(value, None),
         Serve::Rollout(rollout) => rollout,
@@ -279,8 +327,15 @@ fn serve<'a>(serve: &'a Serve, context: Option<&dyn EvaluationContext>) -> Serve
         Some(attribute) => context.attribute(attribute),
         None => context.key(),
     });
-    let Some(bucket) = value.and_then(|value| bucket::bucket_attribute(&rollout.group, value))
-    else {
+    let hashed;
+    let group = match group {
+        Some(group) => group,
+        None => {
+            hashed = GroupHash::new(&rollout.group);
+            &hashed
+        }
+    };
+    let Some(bucket) = value.and_then(|value| bucket::bucket_attribute(group, value)) else {
         return Served::NoKey(rollout);
     };
     let mut cumulative = 0;
@@ -313,8 +368,8 @@ pub(crate) fn holds(
                 now > *at
             })
         }
-        Test::Segment { name } => context.and_then(|context| {
-            let segment = scope.segments.iter().find(|s| s.name == *name)?;
+        Test::Segment { index, .. } => context.and_then(|context| {
+            let segment = scope.segments.get(*index)?;
             Some(in_segment(segment, context, scope))
         }),
         // `exists` is the one test of absence: it holds or not whether the attribute is there.
@@ -424,9 +479,30 @@ fn semver_compare(version: &semver::Version, op: Op, expected: &semver::Version)
 
 // String tests. `expected` is already lowercased when `ignore_case` is set.
 
+/// Byte equality, with operands of 8 to 16 bytes (e-mail domains, plans, countries' names)
+/// compared as two overlapping words rather than through a `memcmp` call, which costs more
+/// than the comparison at these lengths.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let length = a.len();
+    if length != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&length) {
+        let word = |bytes: &[u8], at: usize| {
+            bytes
+                .get(at..at + 8)
+                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+                .map(u64::from_ne_bytes)
+        };
+        return word(a, 0) == word(b, 0) && word(a, length - 8) == word(b, length - 8);
+    }
+    a == b
+}
+
 fn equals(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
-        return text == expected;
+        return same_bytes(text.as_bytes(), expected.as_bytes());
     }
     if text.is_ascii() {
         return text.eq_ignore_ascii_case(expected);
@@ -438,7 +514,10 @@ fn equals(text: &str, expected: &str, ignore_case: bool) -> bool {
 
 fn starts_with(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
-        return text.starts_with(expected);
+        return text
+            .as_bytes()
+            .get(..expected.len())
+            .is_some_and(|start| same_bytes(start, expected.as_bytes()));
     }
     if text.is_ascii() {
         return text.len() >= expected.len()
@@ -450,7 +529,10 @@ fn starts_with(text: &str, expected: &str, ignore_case: bool) -> bool {
 
 fn ends_with(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
-        return text.ends_with(expected);
+        return text
+            .len()
+            .checked_sub(expected.len())
+            .is_some_and(|from| same_bytes(&text.as_bytes()[from..], expected.as_bytes()));
     }
     if text.is_ascii() {
         let from = text.len().checked_sub(expected.len());
@@ -484,6 +566,26 @@ fn contains(text: &str, expected: &str, ignore_case: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_equality_at_every_length() {
+        let text = b"0123456789abcdefghij";
+        for length in 0..=text.len() {
+            let a = &text[..length];
+            assert!(same_bytes(a, a));
+            for at in 0..length {
+                let mut b = a.to_vec();
+                b[at] ^= 1;
+                assert!(!same_bytes(a, &b), "length {length}, byte {at}");
+            }
+            assert!(!same_bytes(a, &text[..length.saturating_sub(1)]) || length == 0);
+        }
+        assert!(ends_with("ada@example.com", "@example.com", false));
+        assert!(!ends_with("ada@example.co", "@example.com", false));
+        assert!(!ends_with("a.com", "@example.com", false));
+        assert!(starts_with("pro-plan", "pro", false));
+        assert!(!starts_with("pr", "pro", false));
+    }
 
     #[test]
     fn strings_compare_with_and_without_case() {

@@ -2,6 +2,7 @@
 //! [`Runtime::init`]), resolves every flag, publishes the results for one-load checks, and
 //! rebuilds the whole configuration on [`Runtime::reload`] or a change made through it.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -109,7 +110,18 @@ struct State {
     catalog: Catalog,
     consistent: bool,
     current: ArcSwap<Resolution>,
+    /// The generation of `current`, set after each swap: a thread that read this generation
+    /// before can use the configuration it kept (see [`Runtime::with_current`]).
+    generation: AtomicU64,
     writer: Mutex<Writer>,
+}
+
+thread_local! {
+    /// The configuration this thread evaluated with last, and the address of its runtime.
+    /// Evaluations reuse it while the runtime's generation is unchanged, which saves the
+    /// shared ArcSwap's bookkeeping on every evaluation; it holds one old configuration per
+    /// idle thread alive until that thread's next evaluation.
+    static LAST_USED: Cell<Option<(usize, Arc<Resolution>)>> = const { Cell::new(None) };
 }
 
 /// Everything needed to build the next configuration; one writer at a time.
@@ -232,7 +244,7 @@ impl Runtime {
         let mut writer = lock(&state.writer);
         let resolution = writer.refresh(self, &state.catalog, true);
         let report = self.report_of(&resolution);
-        self.publish(&state.current, resolution);
+        self.publish(state, resolution);
         report
     }
 
@@ -394,7 +406,7 @@ impl Runtime {
         let mut writer = lock(&state.writer);
         change(&mut writer);
         let resolution = writer.refresh(self, &state.catalog, false);
-        self.publish(&state.current, resolution);
+        self.publish(state, resolution);
     }
 
     fn info(
@@ -425,10 +437,12 @@ impl Runtime {
         }
     }
 
+    #[inline]
     fn state(&'static self) -> &'static State {
         self.state.get_or_init(|| self.start())
     }
 
+    #[cold]
     fn start(&'static self) -> State {
         let descriptor = self.descriptor;
         let parsed = flags_model::parse(&SourceFile::new(descriptor.path, descriptor.source));
@@ -474,15 +488,36 @@ impl Runtime {
         State {
             catalog: parsed.catalog,
             consistent,
+            generation: AtomicU64::new(resolution.generation),
             current: ArcSwap::new(resolution),
             writer: Mutex::new(writer),
         }
     }
 
-    fn publish(&self, current: &ArcSwap<Resolution>, resolution: Resolution) {
+    fn publish(&self, state: &State, resolution: Resolution) {
         let resolution = Arc::new(resolution);
-        current.store(Arc::clone(&resolution));
+        let generation = resolution.generation;
+        state.current.store(Arc::clone(&resolution));
+        state.generation.store(generation, Ordering::Release);
         self.publish_slots(&resolution);
+    }
+
+    /// Runs `read` on the configuration now in force, taken from this thread's cache when it
+    /// is still current. Re-entrant use (a context whose attributes read flags) and use while
+    /// the thread is exiting fall back to the shared load.
+    fn with_current<R>(&'static self, read: impl FnOnce(&Resolution) -> R) -> R {
+        let state = self.state();
+        let generation = state.generation.load(Ordering::Acquire);
+        let me = std::ptr::from_ref(self).addr();
+        let resolution = LAST_USED
+            .try_with(Cell::take)
+            .ok()
+            .flatten()
+            .filter(|(runtime, kept)| *runtime == me && kept.generation == generation)
+            .map_or_else(|| state.current.load_full(), |(_, kept)| kept);
+        let result = read(&resolution);
+        let _ = LAST_USED.try_with(|cell| cell.set(Some((me, resolution))));
+        result
     }
 
     fn publish_slots(&self, resolution: &Resolution) {
@@ -625,12 +660,13 @@ impl Runtime {
         if word & TAG_MASK == slot::INLINE {
             return Read::Word(word);
         }
-        let resolution = self.state().current.load();
-        Read::Value(context::with_current(|current| {
-            let current = current.map(|c| c as &dyn EvaluationContext);
-            self.outcome(&resolution, index, current, 0)
-                .value
-                .into_owned()
+        Read::Value(self.with_current(|resolution| {
+            context::with_current(|current| {
+                let current = current.map(|c| c as &dyn EvaluationContext);
+                self.outcome(resolution, index, current, 0)
+                    .value
+                    .into_owned()
+            })
         }))
     }
 
@@ -641,12 +677,10 @@ impl Runtime {
         index: usize,
         context: &dyn EvaluationContext,
     ) -> T {
-        let resolution = self.state().current.load();
-        let value = self
-            .outcome(&resolution, index, Some(context), 0)
-            .value
-            .into_owned();
-        self.typed(index, value)
+        self.with_current(|resolution| {
+            let outcome = self.outcome(resolution, index, Some(context), 0);
+            self.typed(index, &outcome.value)
+        })
     }
 
     /// Flag `index` for `context` (the current context when `None`), and why.
@@ -658,7 +692,7 @@ impl Runtime {
     ) -> Evaluation<T> {
         let Evaluation { value, reason } = self.snapshot().evaluate(index, context);
         Evaluation {
-            value: self.typed(index, value),
+            value: self.typed(index, &value),
             reason,
         }
     }
@@ -696,14 +730,14 @@ impl Runtime {
     fn read_typed<T: FromValue>(&'static self, index: usize, decode: fn(u64) -> T) -> T {
         match self.read(index) {
             Read::Word(word) => decode(word),
-            Read::Value(value) => self.typed(index, value),
+            Read::Value(value) => self.typed(index, &value),
         }
     }
 
     /// `value` as `T`, falling back to the compiled default if it is somehow of another type.
-    pub(crate) fn typed<T: FromValue>(&self, index: usize, value: Value) -> T {
+    pub(crate) fn typed<T: FromValue>(&self, index: usize, value: &Value) -> T {
         T::from_value(value)
-            .or_else(|| T::from_value(self.default_value(index)))
+            .or_else(|| T::from_value(&self.default_value(index)))
             .unwrap_or_default()
     }
 }
@@ -712,46 +746,46 @@ impl Runtime {
 #[doc(hidden)]
 pub trait FromValue: Default {
     /// The value as `Self`, if it is of that type.
-    fn from_value(value: Value) -> Option<Self>;
+    fn from_value(value: &Value) -> Option<Self>;
 }
 
 impl FromValue for bool {
-    fn from_value(value: Value) -> Option<Self> {
+    fn from_value(value: &Value) -> Option<Self> {
         value.as_bool()
     }
 }
 
 impl FromValue for i64 {
-    fn from_value(value: Value) -> Option<Self> {
+    fn from_value(value: &Value) -> Option<Self> {
         match value {
-            Value::Int(i) => Some(i),
+            Value::Int(i) => Some(*i),
             _ => None,
         }
     }
 }
 
 impl FromValue for u32 {
-    fn from_value(value: Value) -> Option<Self> {
+    fn from_value(value: &Value) -> Option<Self> {
         match value {
-            Value::Variant { index, .. } => Some(index),
+            Value::Variant { index, .. } => Some(*index),
             _ => None,
         }
     }
 }
 
 impl FromValue for f64 {
-    fn from_value(value: Value) -> Option<Self> {
+    fn from_value(value: &Value) -> Option<Self> {
         match value {
-            Value::Float(f) => Some(f),
+            Value::Float(f) => Some(*f),
             _ => None,
         }
     }
 }
 
 impl FromValue for Arc<str> {
-    fn from_value(value: Value) -> Option<Self> {
+    fn from_value(value: &Value) -> Option<Self> {
         match value {
-            Value::String(s) => Some(s),
+            Value::String(s) => Some(Arc::clone(s)),
             _ => None,
         }
     }
@@ -852,20 +886,16 @@ impl Writer {
                 origin,
                 overridden: false,
             },
-            Setting::Value(value) => Resolved::Dynamic(Program {
-                targeting: None,
-                value,
+            Setting::Value(value) => {
+                Resolved::Dynamic(Program::new(None, value, origin, requires, default))
+            }
+            Setting::Targeted(targeting) => Resolved::Dynamic(Program::new(
+                Some(targeting),
+                default.clone(),
                 origin,
                 requires,
                 default,
-            }),
-            Setting::Targeted(targeting) => Resolved::Dynamic(Program {
-                targeting: Some(targeting),
-                value: default.clone(),
-                origin,
-                requires,
-                default,
-            }),
+            )),
         }
     }
 
