@@ -1,3 +1,88 @@
-//! The `flags` command-line tool.
+//! The `flags` command-line tool: see, check, explain, set and retire the feature flags of a
+//! `flags.toml`, read with the same model and validator as the `flags` macro.
+//!
+//! `docs/cli.md` documents every subcommand, its options and its exit codes.
+#![forbid(unsafe_code)]
 
-fn main() {}
+mod check;
+mod explain;
+mod list;
+mod output;
+mod overrides;
+mod project;
+mod refs;
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::Paint;
+
+/// See, check, explain and retire the feature flags declared in flags.toml.
+#[derive(Debug, Parser)]
+#[command(name = "flags", version, about, long_about = None)]
+struct Cli {
+    /// The flags.toml to read [default: ./flags.toml, else the nearest one in a parent
+    /// directory].
+    #[arg(long, short = 'f', global = true, value_name = "PATH")]
+    file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every flag in every environment, with owner, ticket and expiry.
+    List(list::Args),
+    /// Every error of flags.toml, plus the lints: naming, ownership, expiry, unused and
+    /// undeclared flags, nested gates.
+    Check(check::Args),
+    /// A flag's value for one user in one environment, and why, rule by rule.
+    Explain(explain::Args),
+    /// Overrides a flag in the overrides file the runtime reads.
+    Set(overrides::SetArgs),
+    /// Removes an override from the overrides file.
+    Unset(overrides::UnsetArgs),
+    /// Every reference to a flag in the code: the checklist for removing it.
+    Refs(refs::Args),
+}
+
+/// Why a command could not do what it was asked; the message names the file and line.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The request was refused or found problems (exit code 1).
+    Refused(String),
+    /// The command could not run: a file that cannot be read or written (exit code 2).
+    Broken(String),
+}
+
+/// Exit code of a command that found problems or refused the request.
+pub(crate) const EXIT_PROBLEMS: u8 = 1;
+/// Exit code of a command that could not run.
+pub(crate) const EXIT_BROKEN: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::List(args) => list::run(cli.file.as_deref(), args),
+        Command::Check(args) => check::run(cli.file.as_deref(), args),
+        Command::Explain(args) => explain::run(cli.file.as_deref(), args),
+        Command::Set(args) => overrides::set(cli.file.as_deref(), args),
+        Command::Unset(args) => overrides::unset(cli.file.as_deref(), args),
+        Command::Refs(args) => refs::run(cli.file.as_deref(), args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            let paint = Paint::stderr();
+            let (message, code) = match failure {
+                Failure::Refused(message) => (message, EXIT_PROBLEMS),
+                Failure::Broken(message) => (message, EXIT_BROKEN),
+            };
+            eprintln!("{}: {message}", paint.error("error"));
+            ExitCode::from(code)
+        }
+    }
+}

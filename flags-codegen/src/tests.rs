@@ -419,3 +419,13 @@ fn the_stub_attribute_stubs_before_the_body() {
         "let __flags_stubs = app :: Flags :: stub () . new_feature_enabled (false) ;"
     );
 }
+
+#[test]
+fn a_lints_table_is_read_but_changes_nothing_generated() {
+    let with_lints = format!("[lints]\nbool_suffix = \"_on\"\nunused = \"allow\"\n{FLAGS}");
+    let dir = project(&with_lints);
+    let args: DeclareArgs = syn::parse2(quote!()).expect("arguments");
+    let output = crate::declare::expand(&args, dir.path(), day(2026, 1, 1));
+    assert_eq!(compile_errors(&output), Vec::<String>::new());
+    assert!(output.to_string().contains("fn new_feature_enabled"));
+}

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::lints::Lints;
 use crate::naming;
 use crate::targeting::{Requirement, Segment, Setting};
 use crate::value::{FlagType, Value};
@@ -14,6 +15,7 @@ use crate::value::{FlagType, Value};
 pub struct Catalog {
     pub(crate) environments: Environments,
     pub(crate) overrides: OverrideSettings,
+    pub(crate) lints: Lints,
     pub(crate) segments: Vec<Segment>,
     pub(crate) flags: Vec<Flag>,
 }
@@ -71,6 +73,11 @@ impl Catalog {
     /// How values can be overridden at run time.
     pub fn overrides(&self) -> &OverrideSettings {
         &self.overrides
+    }
+
+    /// The `[lints]` table: what `flags check` reports, and how strictly.
+    pub fn lints(&self) -> &Lints {
+        &self.lints
     }
 
     /// All flags, in file order.

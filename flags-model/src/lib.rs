@@ -28,6 +28,7 @@
 
 mod catalog;
 mod diagnostic;
+mod lints;
 pub mod naming;
 mod overrides;
 mod parse;
@@ -37,6 +38,7 @@ mod value;
 
 pub use catalog::{Catalog, Date, Environments, Flag, OverrideSettings};
 pub use diagnostic::Diagnostic;
+pub use lints::{DEFAULT_BOOL_SUFFIX, Lint, LintLevel, Lints};
 pub use overrides::{ALL_ENVIRONMENTS_KEY, OverrideEntry, OverridesFile, parse_overrides};
 pub use parse::{FLAG_KEYS, Parsed, parse};
 pub use source::{Location, SourceFile};

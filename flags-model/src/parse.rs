@@ -24,7 +24,7 @@ pub const FLAG_KEYS: &[&str] = &[
     "requires",
 ];
 
-const TOP_LEVEL_KEYS: &[&str] = &["environments", "overrides", "segments", "flags"];
+const TOP_LEVEL_KEYS: &[&str] = &["environments", "overrides", "lints", "segments", "flags"];
 const ENVIRONMENTS_KEYS: &[&str] = &["names", "variable", "default"];
 const OVERRIDES_KEYS: &[&str] = &["env_prefix", "file_variable"];
 
@@ -100,7 +100,7 @@ impl Reader {
                     TOP_LEVEL_KEYS,
                     "the top level of flags.toml",
                     Some(
-                        "flags.toml holds [environments], [overrides], [segments.<name>] and [flags.<name>] tables"
+                        "flags.toml holds [environments], [overrides], [lints], [segments.<name>] and [flags.<name>] tables"
                             .into(),
                     ),
                 );
@@ -129,6 +129,7 @@ impl Reader {
                 .with_help("change [environments] variable or [overrides] file_variable"),
             );
         }
+        let lints = self.lints(root);
         let segments = self.segments(root);
         let segment_names: Vec<String> = segments.iter().map(|s| s.name.clone()).collect();
         let mut flags = Vec::new();
@@ -143,6 +144,7 @@ impl Reader {
         let mut catalog = Catalog {
             environments,
             overrides,
+            lints,
             segments,
             flags,
         };

@@ -1,4 +1,6 @@
-use flags_model::{Catalog, Date, FlagType, Setting, SourceFile, Value, parse, parse_overrides};
+use flags_model::{
+    Catalog, Date, FlagType, Lint, LintLevel, Setting, SourceFile, Value, parse, parse_overrides,
+};
 
 const ENVIRONMENTS: &str = r#"
 [environments]
@@ -544,4 +546,69 @@ fn bad_overrides_reject_the_whole_file_with_every_reason() {
         error[0].render(&broken).contains("--> o.toml:1:"),
         "{error:?}"
     );
+}
+
+#[test]
+fn without_a_lints_table_every_lint_has_its_default() {
+    let catalog = Catalog::parse(&file("")).expect("valid");
+    let lints = catalog.lints();
+    assert_eq!(lints.bool_suffix(), "_enabled");
+    assert_eq!(lints.level(Lint::Undeclared), LintLevel::Deny);
+    for lint in Lint::ALL.into_iter().filter(|l| *l != Lint::Undeclared) {
+        assert_eq!(lints.level(lint), LintLevel::Warn, "{lint}");
+        assert_eq!(Lint::from_name(lint.name()), Some(lint));
+    }
+}
+
+#[test]
+fn the_lints_table_sets_levels_and_the_naming_convention() {
+    let catalog = Catalog::parse(&file(
+        "[lints]\nbool_suffix = \"_on\"\nbool_naming = \"deny\"\nunused = \"allow\"\n",
+    ))
+    .expect("valid");
+    let lints = catalog.lints();
+    assert_eq!(lints.bool_suffix(), "_on");
+    assert_eq!(lints.level(Lint::BoolNaming), LintLevel::Deny);
+    assert_eq!(lints.level(Lint::Unused), LintLevel::Allow);
+    assert_eq!(lints.level(Lint::Expired), LintLevel::Warn);
+}
+
+#[test]
+fn mistakes_in_the_lints_table_are_reported_with_their_line() {
+    let errors = errors(
+        "[lints]\nunsued = \"allow\"\nexpired = \"alow\"\nbool_suffix = \"-Enabled\"\nownership = false\n",
+    );
+    let expected = [
+        (
+            "unknown key `unsued` in [lints]; did you mean `unused`?",
+            "flags.toml:7:1",
+        ),
+        (
+            "`expired` in [lints] must be `allow`, `warn` or `deny`, found `alow`; did you mean `allow`?",
+            "flags.toml:8:11",
+        ),
+        (
+            "`-Enabled` is not a usable accessor suffix",
+            "flags.toml:9:15",
+        ),
+        (
+            "`ownership` in [lints] must be a string, found a bool",
+            "flags.toml:10:13",
+        ),
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (error, (message, location)) in errors.iter().zip(expected) {
+        assert!(
+            error.starts_with(message) && error.contains(location),
+            "{error}"
+        );
+    }
+    let top_level = SourceFile::new("flags.toml", format!("lints = 3\n{ENVIRONMENTS}"));
+    let diagnostics = parse(&top_level).diagnostics;
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    assert_eq!(
+        diagnostics[0].message(),
+        "`lints` must be a table, found an integer"
+    );
+    assert!(one_error("[lint]\n").contains("did you mean `lints`?"));
 }

@@ -20,6 +20,7 @@ mod slot;
 mod snapshot;
 mod sources;
 mod stub;
+mod trace;
 
 pub use bucket::{bucket, murmur3_x86_32};
 pub use context::{
@@ -37,6 +38,7 @@ pub use runtime::{FlagInfo, Runtime};
 pub use snapshot::{Evaluation, Snapshot};
 pub use sources::{Origin, ProcessVars, Vars};
 pub use stub::{Scoped, StubGuard, StubScope};
+pub use trace::{ConditionTrace, PrerequisiteTrace, RuleTrace, ServeTrace, Trace};
 
 /// Items the generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]

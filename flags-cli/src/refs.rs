@@ -1,0 +1,138 @@
+//! `flags refs`: every place that names a flag, as the checklist for removing it.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use flags_model::{SourceFile, parse_overrides};
+use serde_json::json;
+
+use crate::output::{Format, Paint, print_json};
+use crate::overrides::OverridesOption;
+use crate::project::Project;
+use crate::scan::{self, Reference};
+use crate::{EXIT_PROBLEMS, Failure};
+
+/// Options of `flags refs`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The flag: its key or accessor name (also one no longer in flags.toml).
+    name: String,
+    #[command(flatten)]
+    file: OverridesOption,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// A place to change: `file:line[:column]`, what it is, and the code there.
+struct Place {
+    file: String,
+    line: usize,
+    column: Option<usize>,
+    kind: &'static str,
+    text: String,
+}
+
+impl Place {
+    /// Line `line` of a TOML file.
+    fn whole_line(file: &SourceFile, line: usize, kind: &'static str) -> Place {
+        Place {
+            file: file.name().to_owned(),
+            line,
+            column: None,
+            kind,
+            text: file.line_text(line).trim().to_owned(),
+        }
+    }
+}
+
+pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure> {
+    let project = Project::open(file)?;
+    // An invalid flags.toml still lists the flags it could read: removal is often mid-edit.
+    let catalog = project.parse().catalog;
+    let flag = catalog.find(&args.name);
+    let scan = scan::scan(&project.dir, &project.path);
+    let matches = |reference: &Reference| match flag {
+        Some((index, _)) => reference.resolve(&catalog).is_some_and(|(i, _)| i == index),
+        None => reference.flag_name() == args.name,
+    };
+    let mut places: Vec<Place> = scan
+        .references
+        .iter()
+        .filter(|r| matches(r))
+        .map(|r| Place {
+            file: scan.file(r.at).name().to_owned(),
+            line: r.at.line,
+            column: Some(r.at.column + 1),
+            kind: r.syntax.kind(),
+            text: scan.line_text(r.at).to_owned(),
+        })
+        .collect();
+    let in_code = places.len();
+    if let Some((index, flag)) = flag {
+        places.push(Place::whole_line(&project.file, flag.line(), "declaration"));
+        // Flags that require it must lose the requirement too.
+        for other in catalog.flags() {
+            if other.requires().iter().any(|r| r.flag == index) {
+                places.push(Place::whole_line(
+                    &project.file,
+                    other.line(),
+                    "required by",
+                ));
+            }
+        }
+        let overrides = args.file.resolve(&project, &catalog);
+        if let Ok(text) = std::fs::read_to_string(&overrides.path) {
+            let file = SourceFile::new(overrides.path.display().to_string(), text);
+            if let Ok(parsed) = parse_overrides(&catalog, &file) {
+                let entries = parsed.entries().iter().filter(|e| e.flag == index);
+                places.extend(entries.map(|e| Place::whole_line(&file, e.line, "override")));
+            }
+        }
+    }
+    let key = flag.map_or(args.name.as_str(), |(_, f)| f.key());
+    if let Format::Json = args.format {
+        print_json(&json!({
+            "flag": key,
+            "declared": flag.is_some(),
+            "references": places.iter().map(|p| json!({
+                "file": p.file,
+                "line": p.line,
+                "column": p.column,
+                "kind": p.kind,
+                "code": p.text,
+            })).collect::<Vec<_>>(),
+        }));
+    } else {
+        let paint = Paint::stdout();
+        let declared = if flag.is_some() {
+            String::new()
+        } else {
+            format!(" (not declared in {})", project.file.name())
+        };
+        println!(
+            "flag {}{declared}: {in_code} reference{} in code",
+            paint.strong(key),
+            if in_code == 1 { "" } else { "s" }
+        );
+        for place in &places {
+            let at = match place.column {
+                Some(column) => format!("{}:{}:{column}", place.file, place.line),
+                None => format!("{}:{}", place.file, place.line),
+            };
+            println!("[ ] {at}  {}  {}", paint.dim(place.kind), place.text);
+        }
+    }
+    if places.is_empty() {
+        if args.format == Format::Text {
+            eprintln!(
+                "{}: no flag `{}` in {} and no reference to it in the code",
+                Paint::stderr().error("error"),
+                args.name,
+                project.file.name()
+            );
+        }
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+    Ok(ExitCode::SUCCESS)
+}
