@@ -6,26 +6,13 @@ use std::hash::Hasher as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use flags::EvaluationContext;
 
 flags::declare!("benches/flags.toml");
 
-#[derive(flags::EvaluationContext)]
-struct User {
-    #[flags(key)]
-    id: String,
-    email: String,
-    country: String,
-    plan: String,
-}
-
-fn user(id: &str, email: &str) -> User {
-    User {
-        id: id.into(),
-        email: email.into(),
-        country: "FR".into(),
-        plan: "PRO".into(),
-    }
-}
+#[path = "support/user.rs"]
+mod support;
+use support::{User, user};
 
 /// The flags of this file, for the hand-written baseline.
 #[derive(Clone, Copy)]
@@ -95,6 +82,39 @@ fn targeting(c: &mut Criterion) {
     group.bench_function("three rules, a segment and a rollout", |b| {
         b.iter(|| black_box(Flags::combined_enabled_for(black_box(&insider))))
     });
+    group.finish();
+
+    // An application's user as an evaluation context: through the derive there is nothing
+    // to build (attributes are read from the struct when a rule asks); a `Context` copies.
+    let mut group = c.benchmark_group("evaluation context");
+    group.bench_function(
+        "derive: the user itself, key and three attributes read",
+        |b| {
+            b.iter(|| {
+                let context: &dyn EvaluationContext = black_box(&insider);
+                black_box((
+                    context.key(),
+                    context.attribute("email"),
+                    context.attribute("country"),
+                    context.attribute("plan"),
+                ))
+            })
+        },
+    );
+    group.bench_function(
+        "Context built from the user (key and three attributes)",
+        |b| {
+            b.iter(|| {
+                let user = black_box(&insider);
+                black_box(
+                    flags::Context::new(user.id.as_str())
+                        .with("email", user.email.as_str())
+                        .with("country", user.country.as_str())
+                        .with("plan", user.plan.as_str()),
+                )
+            })
+        },
+    );
     group.finish();
 }
 

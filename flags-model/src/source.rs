@@ -7,6 +7,9 @@ use std::ops::Range;
 pub struct SourceFile {
     name: String,
     text: String,
+    /// The byte offset where each line starts: a location is then a binary search, not a
+    /// count of the newlines before it (which made large files quadratic to read).
+    line_starts: Vec<usize>,
 }
 
 /// A one-based line and column (columns count characters, not bytes).
@@ -21,9 +24,14 @@ pub struct Location {
 impl SourceFile {
     /// A file named `name` (shown in messages as given) holding `text`.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
         Self {
             name: name.into(),
-            text: text.into(),
+            text,
+            line_starts,
         }
     }
 
@@ -40,20 +48,26 @@ impl SourceFile {
     /// The line and column of a byte offset (clamped to the text).
     pub fn location(&self, offset: usize) -> Location {
         let offset = self.floor_boundary(offset);
-        let before = &self.text[..offset];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        // The number of lines starting at or before `offset` is the one-based line.
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self.line_starts.get(line - 1).copied().unwrap_or(0);
         Location {
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
+            line,
+            column: self.text[line_start..offset].chars().count() + 1,
         }
     }
 
     /// The text of a one-based line, without its line ending.
     pub fn line_text(&self, line: usize) -> &str {
-        self.text
-            .split('\n')
-            .nth(line.saturating_sub(1))
-            .map_or("", |l| l.strip_suffix('\r').unwrap_or(l))
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return "";
+        };
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |&next| next - 1);
+        let text = &self.text[start..end];
+        text.strip_suffix('\r').unwrap_or(text)
     }
 
     /// The byte range of the line holding `offset`, without its line ending.
@@ -93,5 +107,11 @@ mod tests {
         assert_eq!(file.line_text(2), "bé = \"x\"");
         assert_eq!(file.location(10_000), Location { line: 3, column: 6 });
         assert_eq!(&file.text()[file.line_range(x)], "bé = \"x\"");
+        assert_eq!(file.line_text(1), "a = 1");
+        assert_eq!(file.line_text(3), "c = 2");
+        assert_eq!(file.line_text(4), "");
+        let newline = file.text().find('\n').unwrap();
+        assert_eq!(file.location(newline), Location { line: 1, column: 6 });
+        assert_eq!(file.location(newline + 1), Location { line: 2, column: 1 });
     }
 }

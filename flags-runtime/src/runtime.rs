@@ -692,7 +692,7 @@ impl Runtime {
     ) -> Evaluation<T> {
         let Evaluation { value, reason } = self.snapshot().evaluate(index, context);
         Evaluation {
-            value: self.typed(index, &value),
+            value: self.typed_owned(index, value),
             reason,
         }
     }
@@ -730,15 +730,22 @@ impl Runtime {
     fn read_typed<T: FromValue>(&'static self, index: usize, decode: fn(u64) -> T) -> T {
         match self.read(index) {
             Read::Word(word) => decode(word),
-            Read::Value(value) => self.typed(index, &value),
+            Read::Value(value) => self.typed_owned(index, value),
         }
     }
 
     /// `value` as `T`, falling back to the compiled default if it is somehow of another type.
     pub(crate) fn typed<T: FromValue>(&self, index: usize, value: &Value) -> T {
-        T::from_value(value)
-            .or_else(|| T::from_value(&self.default_value(index)))
-            .unwrap_or_default()
+        T::from_value(value).unwrap_or_else(|| self.typed_default(index))
+    }
+
+    /// Like [`Runtime::typed`], taking the value.
+    pub(crate) fn typed_owned<T: FromValue>(&self, index: usize, value: Value) -> T {
+        T::from_owned(value).unwrap_or_else(|| self.typed_default(index))
+    }
+
+    fn typed_default<T: FromValue>(&self, index: usize) -> T {
+        T::from_owned(self.default_value(index)).unwrap_or_default()
     }
 }
 
@@ -747,6 +754,11 @@ impl Runtime {
 pub trait FromValue: Default {
     /// The value as `Self`, if it is of that type.
     fn from_value(value: &Value) -> Option<Self>;
+
+    /// Like [`FromValue::from_value`], taking the value (a string moves rather than clones).
+    fn from_owned(value: Value) -> Option<Self> {
+        Self::from_value(&value)
+    }
 }
 
 impl FromValue for bool {
@@ -786,6 +798,13 @@ impl FromValue for Arc<str> {
     fn from_value(value: &Value) -> Option<Self> {
         match value {
             Value::String(s) => Some(Arc::clone(s)),
+            _ => None,
+        }
+    }
+
+    fn from_owned(value: Value) -> Option<Self> {
+        match value {
+            Value::String(s) => Some(s),
             _ => None,
         }
     }

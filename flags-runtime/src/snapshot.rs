@@ -129,6 +129,6 @@ impl Snapshot {
     }
 
     fn typed<T: FromValue>(&self, index: usize) -> T {
-        self.runtime.typed(index, &self.value(index))
+        self.runtime.typed_owned(index, self.value(index))
     }
 }

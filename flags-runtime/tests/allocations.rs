@@ -114,6 +114,22 @@ fn evaluations_allocate_nothing() {
         0,
         "a flag without targeting"
     );
+    // The same while another thread (another test) holds a stub of that flag.
+    let (stubbed, stubbed_rx) = std::sync::mpsc::channel();
+    let (done, done_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _stub = registry.stub(0, flags_runtime::Value::Bool(false));
+        stubbed.send(()).expect("signal the stub");
+        let _ = done_rx.recv();
+    });
+    stubbed_rx.recv().expect("the stub is active");
+    assert_eq!(
+        allocations(|| assert!(registry.bool(0))),
+        0,
+        "a flag without targeting, stubbed in another thread"
+    );
+    done.send(()).expect("release the stub");
+    holder.join().expect("the stub holder ends");
     assert_eq!(
         allocations(|| assert!(registry.bool_for(1, &insider))),
         0,
