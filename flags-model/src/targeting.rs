@@ -15,6 +15,12 @@ use crate::parse::Reader;
 use crate::source::SourceFile;
 use crate::value::{FlagType, Value, describe_toml};
 
+/// A key and its value, as `DeTable::get_key_value` gives them.
+type TableEntry<'t, 's> = (
+    &'t Spanned<std::borrow::Cow<'s, str>>,
+    &'t Spanned<DeValue<'s>>,
+);
+
 /// What a flag serves in one environment: a value, or rules evaluated per context.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Setting {
@@ -513,15 +519,7 @@ impl Reader {
                 None
             }
             (Some((_, value)), None) => {
-                for extra in [bucket_by, group].into_iter().flatten() {
-                    self.error(Diagnostic::new(
-                        format!(
-                            "`{}` applies to a `rollout`, not to `serve`",
-                            extra.0.get_ref()
-                        ),
-                        extra.0.span(),
-                    ));
-                }
+                self.reject_rollout_keys([bucket_by, group], "not to `serve`");
                 match cx.flag_type.check_toml(value.get_ref()) {
                     Ok(checked) => Some(Serve::Value(checked)),
                     Err(error) => {
@@ -553,17 +551,19 @@ impl Reader {
             }
             // An environment without `serve` or `rollout` falls through to the flag's default.
             (None, None) => {
-                for extra in [bucket_by, group].into_iter().flatten() {
-                    self.error(Diagnostic::new(
-                        format!(
-                            "`{}` applies to a `rollout`, and there is none here",
-                            extra.0.get_ref()
-                        ),
-                        extra.0.span(),
-                    ));
-                }
+                self.reject_rollout_keys([bucket_by, group], "and there is none here");
                 Some(Serve::Value(cx.default.clone()))
             }
+        }
+    }
+
+    /// Reports each rollout-only key given where no rollout is served.
+    fn reject_rollout_keys(&mut self, keys: [Option<TableEntry<'_, '_>>; 2], why: &str) {
+        for (key, _) in keys.into_iter().flatten() {
+            self.error(Diagnostic::new(
+                format!("`{}` applies to a `rollout`, {why}", key.get_ref()),
+                key.span(),
+            ));
         }
     }
 

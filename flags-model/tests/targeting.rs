@@ -423,3 +423,28 @@ when = [{ attribute = "plan", op = "equals", value = "enterprise" }]
         ]
     );
 }
+
+#[test]
+fn rollout_keys_without_a_rollout_are_refused() {
+    let with_serve = messages(
+        "[flags.a_enabled]\ndescription = \"A\"\ndefault = false\n\
+         [[flags.a_enabled.development.rules]]\nwhen = [{ attribute = \"plan\", op = \"equals\", value = \"pro\" }]\n\
+         serve = true\nbucket_by = \"org\"\n",
+    );
+    assert!(
+        with_serve
+            .iter()
+            .any(|m| m.contains("`bucket_by` applies to a `rollout`, not to `serve`")),
+        "{with_serve:#?}"
+    );
+    let alone = messages(
+        "[flags.a_enabled]\ndescription = \"A\"\ndefault = false\n\
+         [flags.a_enabled.development]\ngroup = \"g\"\n",
+    );
+    assert!(
+        alone
+            .iter()
+            .any(|m| m.contains("`group` applies to a `rollout`, and there is none here")),
+        "{alone:#?}"
+    );
+}
