@@ -118,12 +118,19 @@ pub use flags_macros::stub;
 pub use flags_macros::EvaluationContext;
 
 pub use flags_runtime::{
-    AsAttribute, Attribute, AttributeValue, Catalog, Context, Date, Environments, Evaluation,
-    EvaluationContext, FeatureDisabled, Flag, FlagInfo, FlagType, InitError, Input, Origin,
-    OverrideError, Problem, Reason, Report, Runtime, Scoped, SegmentError, Setting, SharedContext,
-    Snapshot, StubGuard, StubScope, Timestamp, TypeError, UnknownVariant, Value, WithContext,
-    bucket, with_context, with_context_async,
+    AsAttribute, Attribute, AttributeValue, Catalog, Context, Date, EVALUATION_TARGET,
+    Environments, Evaluation, EvaluationContext, EvaluationCount, EvaluationCounter,
+    EvaluationEvent, EvaluationListener, EvaluationReason, Feature, FeatureDisabled, Flag,
+    FlagInfo, FlagType, InScope, InitError, Input, ListenerId, Origin, OverrideError, Problem,
+    Reason, Report, Runtime, Scoped, SegmentError, Setting, SharedContext, Snapshot, StubGuard,
+    StubScope, TaskScope, Timestamp, TypeError, UnknownVariant, Value, WithContext, bucket,
+    with_context, with_context_async,
 };
+
+/// axum integration (feature `axum`): a layer that evaluates flags for each request's user,
+/// feature gates for routers, the [`axum::Enabled`] extractor, per-server flag values.
+#[cfg(feature = "axum")]
+pub use flags_axum as axum;
 
 /// Items the generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]

@@ -106,6 +106,15 @@ impl Generator<'_> {
         format_ident!("{}Snapshot", self.args.name)
     }
 
+    /// The marker type of a bool flag, for extractors and layers: `ProductTasks103CommentsFeature`.
+    fn feature_type(flag: &Flag) -> Option<Ident> {
+        if *flag.flag_type() != FlagType::Bool {
+            return None;
+        }
+        let name = flags_model::naming::type_name(flag.key()).ok()?;
+        Some(format_ident!("{name}Feature"))
+    }
+
     /// Generated enums must not clash with the other generated types. Returns the keys of
     /// the flags whose items are left out, so the clash is reported once.
     fn check_type_names(&self, errors: &mut Errors, span: Span) -> Vec<String> {
@@ -116,7 +125,26 @@ impl Generator<'_> {
             self.each_type().to_string(),
             self.snapshot_type().to_string(),
         ];
+        let features: Vec<(String, &str)> = self
+            .catalog
+            .flags()
+            .iter()
+            .filter_map(|flag| Some((Self::feature_type(flag)?.to_string(), flag.key())))
+            .collect();
         for flag in self.catalog.flags() {
+            let marker_of = flag
+                .type_name()
+                .and_then(|t| features.iter().find(|(name, _)| name == t));
+            if let (Some(type_name), Some((_, bool_flag))) = (flag.type_name(), marker_of) {
+                let diagnostic = Diagnostic::new(
+                    format!("flag `{}` would generate enum `{type_name}`, which clashes with `{type_name}`, the type generated for bool flag `{bool_flag}`", flag.key()),
+                    flag.span(),
+                )
+                .with_help("rename one of the two flags");
+                errors.at(span, diagnostic.render(self.file));
+                clashing.push(flag.key().to_owned());
+                continue;
+            }
             if let Some(type_name) = flag.type_name().filter(|t| taken.iter().any(|n| n == t)) {
                 let diagnostic = Diagnostic::new(
                     format!("flag `{}` would generate enum `{type_name}`, which clashes with the generated `{type_name}` type", flag.key()),
@@ -226,6 +254,29 @@ impl Generator<'_> {
             if let FlagType::Variants(_) = flag.flag_type() {
                 enums.push(self.variant_enum(flag));
             }
+            if let Some(feature) = Self::feature_type(flag) {
+                let feature_doc = format!(
+                    " Flag `{key}` as a type, for extractors and layers that take a feature: \
+                     `flags::axum::Enabled<{feature}>`. Checks call [`{name}::{}`].",
+                    flag.accessor()
+                );
+                enums.push(quote! {
+                    #[doc = #feature_doc]
+                    #[derive(Clone, Copy, Debug, Default)]
+                    #[allow(dead_code)]
+                    pub struct #feature;
+
+                    #[allow(deprecated)]
+                    impl #krate::Feature for #feature {
+                        const KEY: &'static str = #key;
+
+                        #[inline]
+                        fn enabled() -> bool {
+                            #name::#accessor()
+                        }
+                    }
+                });
+            }
         }
 
         let path_display = &self.location.display;
@@ -321,6 +372,13 @@ impl Generator<'_> {
             #[allow(dead_code, deprecated)]
             impl #stub {
                 #(#stub_methods)*
+
+                /// Takes these stubs out of the current thread into a scope of their own, to
+                /// give to other threads or tasks: a whole test server with its own values
+                /// (`flags::TaskScope::with_stubs`), while other tests run with theirs.
+                pub fn into_scope(self) -> #krate::StubScope {
+                    self.guard.into_scope()
+                }
             }
 
             #[doc = #each_doc]

@@ -144,7 +144,13 @@ fn declare_generates_one_typed_accessor_per_flag() {
         .collect();
     assert_eq!(
         structs,
-        ["Flags", "FlagsStub", "FlagsEach", "FlagsSnapshot"]
+        [
+            "Flags",
+            "FlagsStub",
+            "FlagsEach",
+            "FlagsSnapshot",
+            "NewFeatureEnabledFeature"
+        ]
     );
     let text = quote!(#file).to_string();
     assert!(
@@ -154,6 +160,12 @@ fn declare_generates_one_typed_accessor_per_flag() {
     assert!(
         text.contains("macro_rules ! __flags_gate_Flags"),
         "the gate callback is generated"
+    );
+    assert!(
+        text.contains(
+            "impl :: flags :: Feature for NewFeatureEnabledFeature { const KEY : & 'static str = \"new_feature_enabled\" ;"
+        ),
+        "bool flags get a marker type naming their key: {text}"
     );
 }
 

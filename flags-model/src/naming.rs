@@ -25,6 +25,7 @@ pub const RESERVED_ACCESSORS: &[&str] = &[
     "snapshot",
     "environment",
     "generation",
+    "into_scope",
 ];
 
 /// Each flag generates `Flags::<accessor>()` and these: `<accessor>_for(&context)` and

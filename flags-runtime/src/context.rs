@@ -352,7 +352,7 @@ impl<F> std::fmt::Debug for WithContext<F> {
 
 /// Sets the current context for the duration of `f`, restoring the previous one after (also
 /// when `f` panics).
-fn enter<R>(context: Option<SharedContext>, f: impl FnOnce() -> R) -> R {
+pub(crate) fn enter<R>(context: Option<SharedContext>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<SharedContext>);
     impl Drop for Restore {
         fn drop(&mut self) {

@@ -13,9 +13,11 @@
 mod bucket;
 mod context;
 mod eval;
+mod events;
 mod registry;
 mod report;
 mod runtime;
+mod scope;
 mod slot;
 mod snapshot;
 mod sources;
@@ -28,13 +30,19 @@ pub use context::{
     WithContext, with_context, with_context_async,
 };
 pub use eval::Reason;
+pub use events::{
+    EVALUATION_TARGET, EvaluationCount, EvaluationCounter, EvaluationEvent, EvaluationListener,
+    EvaluationReason, ListenerId,
+};
 pub use flags_model::{
     Catalog, Date, Environments, Flag, FlagType, Input, Setting, TypeError, Value,
 };
 pub use report::{
-    FeatureDisabled, InitError, OverrideError, Problem, Report, SegmentError, UnknownVariant,
+    Feature, FeatureDisabled, InitError, OverrideError, Problem, Report, SegmentError,
+    UnknownVariant,
 };
 pub use runtime::{FlagInfo, Runtime};
+pub use scope::{InScope, TaskScope};
 pub use snapshot::{Evaluation, Snapshot};
 pub use sources::{Origin, ProcessVars, Vars};
 pub use stub::{Scoped, StubGuard, StubScope};

@@ -7,12 +7,13 @@ use flags_model::Value;
 
 use crate::context::EvaluationContext;
 use crate::runtime::{Descriptor, FromValue, Runtime};
+use crate::scope;
 use crate::slot::{
-    FAST, FAST_MASK, INLINE, TAG_MASK, UNINIT, payload_bool, payload_int, payload_variant,
+    FAST, FAST_MASK, INLINE, OBSERVED, TAG_MASK, UNINIT, payload_bool, payload_int, payload_variant,
 };
 use crate::snapshot::Evaluation;
 use crate::sources::Vars;
-use crate::stub::{self, StubGuard};
+use crate::stub::StubGuard;
 
 /// One published word per flag.
 struct Slots<const N: usize>([AtomicU64; N]);
@@ -82,8 +83,9 @@ impl<const N: usize> Registry<N> {
     }
 
     /// The one fast path: the published word answers, or the runtime does, out of line. A
-    /// flag stubbed in some other thread (another test) is still read from its word, after
-    /// one thread-local check that this thread holds no stub.
+    /// flag stubbed in some other thread (another test), or changed since a task elsewhere
+    /// took its configuration, is still read from its word after one thread-local check
+    /// that this thread holds no stub and no configuration of its own.
     #[inline(always)]
     fn check<T>(
         &'static self,
@@ -92,7 +94,9 @@ impl<const N: usize> Registry<N> {
         slow: impl FnOnce(&'static Runtime, usize) -> T,
     ) -> T {
         let word = self.slots.0[index].load(Ordering::Relaxed);
-        if word & FAST_MASK == FAST || (word & TAG_MASK == INLINE && stub::none_in_this_thread()) {
+        if word & FAST_MASK == FAST
+            || (word & (TAG_MASK | OBSERVED) == INLINE && scope::none_in_this_thread())
+        {
             decode(word)
         } else {
             slow(&self.runtime, index)

@@ -292,6 +292,37 @@ impl fmt::Display for FeatureDisabled {
 
 impl std::error::Error for FeatureDisabled {}
 
+/// An axum response for a disabled feature: 404 Not Found, as if the route did not exist,
+/// so that nobody learns of a feature by probing for it.
+#[cfg(feature = "axum")]
+impl axum_core::response::IntoResponse for FeatureDisabled {
+    fn into_response(self) -> axum_core::response::Response {
+        let mut response = axum_core::response::Response::new(axum_core::body::Body::empty());
+        *response.status_mut() = http::StatusCode::NOT_FOUND;
+        response
+    }
+}
+
+/// A bool flag as a type: `declare!` generates one per bool flag (`product-TASKS-103-comments`
+/// gives `ProductTasks103CommentsFeature`), for extractors and layers that take a feature as a
+/// type parameter.
+pub trait Feature: Send + Sync + 'static {
+    /// The flag's key in `flags.toml`.
+    const KEY: &'static str;
+
+    /// Whether the flag is on (for the context in scope).
+    fn enabled() -> bool;
+
+    /// `Ok(())` when on, else the error saying which flag is off.
+    fn require() -> Result<(), FeatureDisabled> {
+        if Self::enabled() {
+            Ok(())
+        } else {
+            Err(FeatureDisabled::new(Self::KEY))
+        }
+    }
+}
+
 /// Return types a `#[feature_gate]` fn can have without a `fallback`: those that can say
 /// "disabled". Implemented for every `Result<T, E>` whose `E: From<FeatureDisabled>`, so type
 /// aliases such as `AppResult<T>` work too.

@@ -12,8 +12,10 @@ use flags_model::{Catalog, Flag, Input, Setting, SourceFile, Timestamp, Value};
 
 use crate::context::{self, EvaluationContext};
 use crate::eval::{Outcome, Program, Reason, Scope, SegmentState, Why};
+use crate::events::{EvaluationEvent, EvaluationListener, EvaluationReason, ListenerId, Listeners};
 use crate::report::{InitError, OverrideError, Problem, Report, SegmentError};
-use crate::slot::{self, STUBBED, TAG_MASK};
+use crate::scope::{self, Held};
+use crate::slot::{self, LOCAL, OBSERVED, TAG_MASK};
 use crate::snapshot::{Evaluation, Resolution, Resolved, Snapshot};
 use crate::sources::{
     EnvVarSource, Layer, Loaded, Origin, OverridesFileSource, ProcessVars, Source, Vars,
@@ -102,8 +104,26 @@ pub struct Runtime {
     slots: &'static [AtomicU64],
     vars: &'static dyn Vars,
     state: OnceLock<State>,
-    stub_counts: Mutex<Vec<u32>>,
+    marks: Mutex<Marks>,
+    /// Configurations kept by task scopes, with how many scopes keep each.
+    held: Mutex<Vec<HeldCount>>,
+    listeners: Listeners,
     explicit_init: AtomicBool,
+}
+
+/// Why flags' words carry the `LOCAL` and `OBSERVED` bits.
+struct Marks {
+    /// Per flag, how many stubs exist (in any thread).
+    stubs: Vec<u32>,
+    /// Per flag, whether some kept configuration has another value than the current one.
+    diverged: Vec<bool>,
+    /// Whether listeners want every check.
+    observed: bool,
+}
+
+struct HeldCount {
+    resolution: Arc<Resolution>,
+    scopes: usize,
 }
 
 struct State {
@@ -170,7 +190,13 @@ impl Runtime {
             slots,
             vars,
             state: OnceLock::new(),
-            stub_counts: Mutex::new(Vec::new()),
+            marks: Mutex::new(Marks {
+                stubs: Vec::new(),
+                diverged: Vec::new(),
+                observed: false,
+            }),
+            held: Mutex::new(Vec::new()),
+            listeners: Listeners::new(),
             explicit_init: AtomicBool::new(false),
         }
     }
@@ -288,10 +314,34 @@ impl Runtime {
     }
 
     /// The configuration now in force, held still for consistent reads of several flags.
+    ///
+    /// Inside a [`TaskScope`](crate::TaskScope) that keeps this runtime's configuration,
+    /// that configuration.
     pub fn snapshot(&'static self) -> Snapshot {
+        let state = self.state();
+        let resolution = scope::with_held(self, |held| held.cloned())
+            .unwrap_or_else(|| state.current.load_full());
         Snapshot {
             runtime: self,
-            resolution: self.state().current.load_full(),
+            resolution,
+        }
+    }
+
+    /// Registers `listener` to hear of every evaluation of this runtime's flags, in every
+    /// thread, until removed. While any listener is registered, checks leave the one-load
+    /// fast path (each costs what a targeted flag's check does), so that none is missed.
+    pub fn add_listener(&'static self, listener: Arc<dyn EvaluationListener>) -> ListenerId {
+        let (id, first) = self.listeners.add(listener);
+        if first {
+            self.set_observed(true);
+        }
+        id
+    }
+
+    /// Removes a listener; when it was the last, checks take the fast path again.
+    pub fn remove_listener(&'static self, id: ListenerId) {
+        if self.listeners.remove(id) {
+            self.set_observed(false);
         }
     }
 
@@ -419,7 +469,7 @@ impl Runtime {
             return None;
         }
         let flag = self.catalog().flags().get(index)?;
-        let Evaluation { value, reason } = snapshot.evaluate(index, context);
+        let Evaluation { value, reason } = snapshot.explain(index, context);
         Some(FlagInfo {
             flag,
             value,
@@ -497,15 +547,112 @@ impl Runtime {
     fn publish(&self, state: &State, resolution: Resolution) {
         let resolution = Arc::new(resolution);
         let generation = resolution.generation;
+        // Held while swapping, so that no scope takes the old configuration unnoticed.
+        let held = lock(&self.held);
+        let diverged = divergence(&held, &resolution);
+        // Mark what differs from a kept configuration before its new word is visible;
+        // unmark only after, so a scope never reads a word that is not its own.
+        self.mark_diverged(&diverged, true);
         state.current.store(Arc::clone(&resolution));
         state.generation.store(generation, Ordering::Release);
         self.publish_slots(&resolution);
+        self.mark_diverged(&diverged, false);
+        drop(held);
+    }
+
+    /// Keeps the configuration now in force for a task scope, until the returned handle
+    /// (and its clones) are dropped.
+    pub(crate) fn hold(&'static self) -> Arc<Held> {
+        let state = self.state();
+        let mut held = lock(&self.held);
+        let resolution = state.current.load_full();
+        match held
+            .iter_mut()
+            .find(|h| h.resolution.generation == resolution.generation)
+        {
+            Some(entry) => entry.scopes += 1,
+            None => held.push(HeldCount {
+                resolution: Arc::clone(&resolution),
+                scopes: 1,
+            }),
+        }
+        Arc::new(Held {
+            runtime: self,
+            resolution,
+        })
+    }
+
+    /// A task scope no longer keeps `resolution`.
+    pub(crate) fn release_held(&self, resolution: &Resolution) {
+        let Some(state) = self.state.get() else {
+            return;
+        };
+        let mut held = lock(&self.held);
+        let Some(position) = held
+            .iter()
+            .position(|h| h.resolution.generation == resolution.generation)
+        else {
+            return;
+        };
+        held[position].scopes -= 1;
+        if held[position].scopes > 0 {
+            return;
+        }
+        held.swap_remove(position);
+        if resolution.generation != state.generation.load(Ordering::Acquire) {
+            let diverged = divergence(&held, &state.current.load());
+            self.mark_diverged(&diverged, false);
+        }
+    }
+
+    /// Sets the flags' record of divergence to `diverged` (with `keep`, only adds to it)
+    /// and updates their words.
+    fn mark_diverged(&self, diverged: &[bool], keep: bool) {
+        let mut marks = lock(&self.marks);
+        marks.diverged.resize(self.slots.len(), false);
+        for index in 0..self.slots.len() {
+            let now = diverged.get(index).copied().unwrap_or(false);
+            let was = marks.diverged[index];
+            if now != was && (now || !keep) {
+                marks.diverged[index] = now;
+                self.apply_marks(&marks, index);
+            }
+        }
+    }
+
+    fn set_observed(&self, observed: bool) {
+        let mut marks = lock(&self.marks);
+        marks.observed = observed;
+        for index in 0..self.slots.len() {
+            self.apply_marks(&marks, index);
+        }
+    }
+
+    /// Sets flag `index`'s `LOCAL` and `OBSERVED` bits as `marks` say.
+    fn apply_marks(&self, marks: &Marks, index: usize) {
+        let Some(slot) = self.slots.get(index) else {
+            return;
+        };
+        let local = marks.stubs.get(index).is_some_and(|&count| count > 0)
+            || marks.diverged.get(index).copied().unwrap_or(false);
+        let bits = if local { LOCAL } else { 0 } | if marks.observed { OBSERVED } else { 0 };
+        let _ = slot.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| {
+            Some((old & !(LOCAL | OBSERVED)) | bits)
+        });
     }
 
     /// Runs `read` on the configuration now in force, taken from this thread's cache when it
     /// is still current. Re-entrant use (a context whose attributes read flags) and use while
     /// the thread is exiting fall back to the shared load.
     fn with_current<R>(&'static self, read: impl FnOnce(&Resolution) -> R) -> R {
+        scope::with_held(self, |held| match held {
+            Some(resolution) => read(resolution),
+            None => self.with_latest(read),
+        })
+    }
+
+    /// Like [`Runtime::with_current`], ignoring configurations kept by task scopes.
+    fn with_latest<R>(&'static self, read: impl FnOnce(&Resolution) -> R) -> R {
         let state = self.state();
         let generation = state.generation.load(Ordering::Acquire);
         let me = std::ptr::from_ref(self).addr();
@@ -526,9 +673,9 @@ impl Runtime {
                 Resolved::Static { value, .. } => slot::encode(value),
                 Resolved::Dynamic(_) => slot::DYNAMIC,
             };
-            // Keep the stubbed mark, which stub guards set and clear concurrently.
-            let _ = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
-                Some(word | (old & STUBBED))
+            // Keep the marks, which are set and cleared concurrently.
+            let _ = slot.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| {
+                Some(word | (old & (LOCAL | OBSERVED)))
             });
         }
     }
@@ -542,24 +689,41 @@ impl Runtime {
     }
 
     pub(crate) fn stub_acquired(&self, index: usize) {
-        let mut counts = lock(&self.stub_counts);
-        counts.resize(self.slots.len(), 0);
-        if let (Some(count), Some(slot)) = (counts.get_mut(index), self.slots.get(index)) {
+        let mut marks = lock(&self.marks);
+        marks.stubs.resize(self.slots.len(), 0);
+        if let Some(count) = marks.stubs.get_mut(index) {
             *count += 1;
             if *count == 1 {
-                slot.fetch_or(STUBBED, Ordering::SeqCst);
+                self.apply_marks(&marks, index);
             }
         }
     }
 
     pub(crate) fn stub_released(&self, index: usize) {
-        let mut counts = lock(&self.stub_counts);
-        if let (Some(count), Some(slot)) = (counts.get_mut(index), self.slots.get(index)) {
+        let mut marks = lock(&self.marks);
+        if let Some(count) = marks.stubs.get_mut(index) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                slot.fetch_and(!STUBBED, Ordering::SeqCst);
+                self.apply_marks(&marks, index);
             }
         }
+    }
+
+    /// Tells listeners (and `tracing`) of one evaluation of flag `index`.
+    pub(crate) fn report_evaluation(
+        &self,
+        index: usize,
+        value: &Value,
+        why: &Why<'_>,
+        generation: u64,
+    ) {
+        let flag = self.descriptor.flags.get(index).map_or("", |flag| flag.key);
+        self.listeners.report(&EvaluationEvent {
+            flag,
+            value,
+            reason: EvaluationReason::of(why),
+            generation,
+        });
     }
 
     /// Flag `index` in `resolution` for `context`: a stub of this thread, else what the
@@ -574,7 +738,7 @@ impl Runtime {
         let stubbed = self
             .slots
             .get(index)
-            .is_some_and(|slot| slot.load(Ordering::Relaxed) & STUBBED != 0);
+            .is_some_and(|slot| slot.load(Ordering::Relaxed) & LOCAL != 0);
         if stubbed {
             if let Some(value) = stub::lookup(self, index) {
                 return Outcome {
@@ -639,8 +803,9 @@ impl Runtime {
     }
 
     /// The value of flag `index` when the fast path cannot answer: before the runtime has
-    /// started, while this thread has a stub, for values that do not fit in the published
-    /// word, and for flags evaluated per context (for the current context).
+    /// started, while this thread has a stub or keeps an older configuration, while
+    /// listeners observe checks, for values that do not fit in the published word, and for
+    /// flags evaluated per context (for the current context).
     #[cold]
     #[inline(never)]
     fn read(&'static self, index: usize) -> Read {
@@ -652,20 +817,18 @@ impl Runtime {
             self.state();
             word = slot.load(Ordering::Acquire);
         }
-        if word & STUBBED != 0 {
-            if let Some(value) = stub::lookup(self, index) {
-                return Read::Value(value);
-            }
-        }
-        if word & TAG_MASK == slot::INLINE {
+        let word_answers = word & TAG_MASK == slot::INLINE
+            && word & OBSERVED == 0
+            && (word & LOCAL == 0 || scope::none_in_this_thread());
+        if word_answers {
             return Read::Word(word);
         }
         Read::Value(self.with_current(|resolution| {
             context::with_current(|current| {
                 let current = current.map(|c| c as &dyn EvaluationContext);
-                self.outcome(resolution, index, current, 0)
-                    .value
-                    .into_owned()
+                let outcome = self.outcome(resolution, index, current, 0);
+                self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
+                outcome.value.into_owned()
             })
         }))
     }
@@ -679,6 +842,7 @@ impl Runtime {
     ) -> T {
         self.with_current(|resolution| {
             let outcome = self.outcome(resolution, index, Some(context), 0);
+            self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
             self.typed(index, &outcome.value)
         })
     }
@@ -1041,8 +1205,36 @@ fn select_environment(catalog: &Catalog, vars: &dyn Vars) -> Result<Option<usize
 }
 
 /// Locks a mutex, recovering from a panic elsewhere: the guarded data is always left whole.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Per flag, whether some kept configuration serves it otherwise than `current` does for
+/// everyone. Flags evaluated per context always count as diverged (their words never answer
+/// a check anyway). Empty when no configuration is kept.
+fn divergence(held: &[HeldCount], current: &Resolution) -> Vec<bool> {
+    let kept: Vec<&HeldCount> = held
+        .iter()
+        .filter(|h| h.resolution.generation != current.generation)
+        .collect();
+    if kept.is_empty() {
+        return Vec::new();
+    }
+    current
+        .resolved
+        .iter()
+        .enumerate()
+        .map(|(index, now)| {
+            kept.iter()
+                .any(|h| match (h.resolution.resolved.get(index), now) {
+                    (
+                        Some(Resolved::Static { value: then, .. }),
+                        Resolved::Static { value: now, .. },
+                    ) => then != now,
+                    _ => true,
+                })
+        })
+        .collect()
 }

@@ -1,16 +1,18 @@
 //! The word each flag's current value is published in, so that a flag check is one load.
 //!
 //! ```text
-//! bit 63 ............ 16 | 15 .. 3 | 2       | 1 0
-//!     payload (48 bits)  | unused  | STUBBED | tag
+//! bit 63 ............ 16 | 15 .. 4 | 3        | 2     | 1 0
+//!     payload (48 bits)  | unused  | OBSERVED | LOCAL | tag
 //! ```
 //!
 //! The tag says whether the payload holds the value (bools, variant indexes and integers
 //! that fit in 48 bits), or the value must be read from the snapshot (floats, strings,
 //! large integers), or evaluated for a context (targeting), or the runtime has not started
-//! yet. `STUBBED` is set while any thread
-//! has a test stub for the flag; only then does a check look at the current thread's stub
-//! count, and only when that is not zero does it search the thread's stubs.
+//! yet. `LOCAL` is set while some thread may see another value than the word's: a test stub
+//! of the flag, or a task holding an older configuration in which the flag differs. Only
+//! then does a check look at the current thread's count of stubs and held configurations,
+//! and only when that is not zero does it search them. `OBSERVED` is set while evaluation
+//! listeners want every check: all checks then take the slow path, which reports them.
 
 use flags_model::Value;
 
@@ -22,15 +24,17 @@ pub const INLINE: u64 = 1;
 pub(crate) const INDIRECT: u64 = 2;
 /// Evaluated per context (targeting or prerequisites): always the slow path.
 pub(crate) const DYNAMIC: u64 = 3;
-pub(crate) const STUBBED: u64 = 0b100;
+pub(crate) const LOCAL: u64 = 0b100;
+/// Every check of the flag is reported to evaluation listeners.
+pub const OBSERVED: u64 = 0b1000;
 /// The bits a check compares against [`INLINE`] to take the fast path.
-pub const FAST_MASK: u64 = TAG_MASK | STUBBED;
+pub const FAST_MASK: u64 = TAG_MASK | LOCAL | OBSERVED;
 /// A word whose `FAST_MASK` bits equal this holds its value in the payload.
 pub const FAST: u64 = INLINE;
 const PAYLOAD_SHIFT: u32 = 16;
 const PAYLOAD_BITS: u32 = 64 - PAYLOAD_SHIFT;
 
-/// The word for a value, without the `STUBBED` bit.
+/// The word for a value, without the `LOCAL` and `OBSERVED` bits.
 pub(crate) fn encode(value: &Value) -> u64 {
     let inline = |payload: u64| (payload << PAYLOAD_SHIFT) | INLINE;
     match value {
@@ -95,8 +99,9 @@ mod tests {
     }
 
     #[test]
-    fn a_stubbed_word_leaves_the_fast_path() {
-        assert_ne!((encode(&Value::Bool(true)) | STUBBED) & FAST_MASK, FAST);
+    fn a_marked_word_leaves_the_fast_path() {
+        assert_ne!((encode(&Value::Bool(true)) | LOCAL) & FAST_MASK, FAST);
+        assert_ne!((encode(&Value::Bool(true)) | OBSERVED) & FAST_MASK, FAST);
         assert_ne!(UNINIT & FAST_MASK, FAST);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use flags_model::Value;
 
 use crate::context::{self, EvaluationContext};
-use crate::eval::{Program, Reason, SegmentState};
+use crate::eval::{Outcome, Program, Reason, SegmentState};
 use crate::report::{InitError, Problem};
 use crate::runtime::{FromValue, Runtime};
 use crate::sources::Origin;
@@ -76,13 +76,48 @@ impl Snapshot {
 
     /// Flag `index` for `context` (or the current context when `None`), and why.
     pub fn evaluate(&self, index: usize, context: Option<&dyn EvaluationContext>) -> Evaluation {
+        self.with_outcome(index, context, true, |outcome| Evaluation {
+            reason: self.runtime.reason(&outcome),
+            value: outcome.value.into_owned(),
+        })
+    }
+
+    /// Like [`Snapshot::evaluate`], without telling evaluation listeners: for tools that
+    /// explain a flag rather than use it.
+    pub(crate) fn explain(
+        &self,
+        index: usize,
+        context: Option<&dyn EvaluationContext>,
+    ) -> Evaluation {
+        self.with_outcome(index, context, false, |outcome| Evaluation {
+            reason: self.runtime.reason(&outcome),
+            value: outcome.value.into_owned(),
+        })
+    }
+
+    /// The value of flag `index` for the current context.
+    pub fn value(&self, index: usize) -> Value {
+        self.with_outcome(index, None, true, |outcome| outcome.value.into_owned())
+    }
+
+    fn with_outcome<R>(
+        &self,
+        index: usize,
+        context: Option<&dyn EvaluationContext>,
+        report: bool,
+        use_outcome: impl FnOnce(Outcome<'_>) -> R,
+    ) -> R {
         let evaluate = |context: Option<&dyn EvaluationContext>| {
             let outcome = self.runtime.outcome(&self.resolution, index, context, 0);
-            let reason = self.runtime.reason(&outcome);
-            Evaluation {
-                value: outcome.value.into_owned(),
-                reason,
+            if report {
+                self.runtime.report_evaluation(
+                    index,
+                    &outcome.value,
+                    &outcome.why,
+                    self.resolution.generation,
+                );
             }
+            use_outcome(outcome)
         };
         match context {
             Some(context) => evaluate(Some(context)),
@@ -90,17 +125,6 @@ impl Snapshot {
                 evaluate(current.map(|c| c as &dyn EvaluationContext))
             }),
         }
-    }
-
-    /// The value of flag `index` for the current context.
-    pub fn value(&self, index: usize) -> Value {
-        context::with_current(|current| {
-            let current = current.map(|c| c as &dyn EvaluationContext);
-            self.runtime
-                .outcome(&self.resolution, index, current, 0)
-                .value
-                .into_owned()
-        })
     }
 
     /// Bool flag `index`.

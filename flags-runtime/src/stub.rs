@@ -4,7 +4,7 @@
 //! test, or while a panic unwinds). Threads and tasks started by the test do not inherit it;
 //! carry stubs into them with [`StubScope`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use flags_model::Value;
 
 use crate::runtime::Runtime;
+use crate::scope;
 
 /// One stubbed value. While any `Arc` to it exists, its flag is marked as stubbed so that
 /// checks look here; dropping the last one clears the mark.
@@ -30,23 +31,9 @@ impl Drop for StubLayer {
 }
 
 thread_local! {
-    /// The stubs visible in this thread, newest last.
+    /// The stubs visible in this thread, newest last. Their number is part of the thread's
+    /// local count (see `scope`), which inlined checks read without a borrow.
     static ACTIVE: RefCell<Vec<Arc<StubLayer>>> = const { RefCell::new(Vec::new()) };
-    /// How many entries `ACTIVE` has, readable without a borrow from inlined checks.
-    static ACTIVE_COUNT: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Whether the current thread has no stub at all: then a flag stubbed in other threads can
-/// be read from its published word.
-#[inline(always)]
-pub(crate) fn none_in_this_thread() -> bool {
-    ACTIVE_COUNT
-        .try_with(Cell::get)
-        .map_or(true, |count| count == 0)
-}
-
-fn set_count(active: &[Arc<StubLayer>]) {
-    let _ = ACTIVE_COUNT.try_with(|count| count.set(active.len()));
 }
 
 /// The value of a stub for flag `index` of `runtime` in this thread, if any.
@@ -98,12 +85,24 @@ impl StubGuard {
         self.layers.append(&mut other.layers);
     }
 
+    /// Takes the stubs out of this thread and into a [`StubScope`], to be given to other
+    /// threads or tasks (a whole test server, say) without being active here.
+    pub fn into_scope(mut self) -> StubScope {
+        let layers = std::mem::take(&mut self.layers);
+        drop(leave(&layers));
+        StubScope {
+            layers: layers.into(),
+        }
+    }
+
     fn enter(layers: Vec<Arc<StubLayer>>) -> Self {
-        let _ = ACTIVE.try_with(|active| {
-            let mut active = active.borrow_mut();
-            active.extend(layers.iter().cloned());
-            set_count(&active);
-        });
+        let entered = ACTIVE
+            .try_with(|active| {
+                active.borrow_mut().extend(layers.iter().cloned());
+                layers.len()
+            })
+            .unwrap_or(0);
+        scope::add_local(entered);
         Self {
             layers,
             _this_thread_only: PhantomData,
@@ -111,20 +110,25 @@ impl StubGuard {
     }
 }
 
+/// Takes `layers` out of this thread's active stubs, returning the references removed.
+fn leave(layers: &[Arc<StubLayer>]) -> Vec<Arc<StubLayer>> {
+    let mut removed = Vec::with_capacity(layers.len());
+    let _ = ACTIVE.try_with(|active| {
+        let mut active = active.borrow_mut();
+        for layer in layers {
+            if let Some(position) = active.iter().rposition(|a| Arc::ptr_eq(a, layer)) {
+                removed.push(active.remove(position));
+            }
+        }
+    });
+    scope::remove_local(removed.len());
+    removed
+}
+
 impl Drop for StubGuard {
     fn drop(&mut self) {
-        let mut removed = Vec::with_capacity(self.layers.len());
-        let _ = ACTIVE.try_with(|active| {
-            let mut active = active.borrow_mut();
-            for layer in &self.layers {
-                if let Some(position) = active.iter().rposition(|a| Arc::ptr_eq(a, layer)) {
-                    removed.push(active.remove(position));
-                }
-            }
-            set_count(&active);
-        });
         // Dropped outside the borrow: the last reference clears the flag's stubbed mark.
-        drop(removed);
+        drop(leave(&self.layers));
     }
 }
 

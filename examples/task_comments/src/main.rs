@@ -1,0 +1,85 @@
+//! Runs the task_comments service on 127.0.0.1.
+//!
+//! ```sh
+//! cargo run -p task_comments                       # development: everyone has comments
+//! APP_ENV=production ADMIN_TOKEN=s3cret cargo run -p task_comments
+//! ```
+//!
+//! `PORT` chooses the port (default 3000; 0 for any free one). `RUST_LOG=flags=debug` shows
+//! every flag evaluation.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use task_comments::{AppState, Flags, app};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let environment = match Flags::init() {
+        Ok(report) => {
+            for problem in report.problems() {
+                eprintln!("flags: {problem}");
+            }
+            report.environment().unwrap_or("none").to_owned()
+        }
+        Err(error) => {
+            eprintln!("flags: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let port = match std::env::var("PORT") {
+        Ok(text) => match text.parse::<u16>() {
+            Ok(port) => port,
+            Err(_) => {
+                eprintln!("PORT={text:?} is not a port number");
+                return ExitCode::FAILURE;
+            }
+        },
+        Err(_) => 3000,
+    };
+    let admin_token = std::env::var("ADMIN_TOKEN").ok();
+    if admin_token.as_deref().is_none_or(str::is_empty) {
+        eprintln!("ADMIN_TOKEN is not set: the admin endpoints refuse every call");
+    }
+
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on 127.0.0.1:{port}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = match listener.local_addr() {
+        Ok(address) => address,
+        Err(error) => {
+            eprintln!("cannot read the listening address: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = AppState::new(admin_token);
+    state.count_evaluations();
+    println!("task_comments listening on http://{address} (environment: {environment})");
+    // Tests read the line above to find the port: make sure it is out.
+    let _ = std::io::stdout().flush();
+
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("server error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

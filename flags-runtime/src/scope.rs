@@ -1,0 +1,245 @@
+//! Task scopes: what every flag check inside one task (an HTTP request, a job) sees — the
+//! context it evaluates for, the configuration it keeps for its whole life, and stubs.
+//!
+//! A scope is entered around each poll of the task's future, so it follows the task from
+//! thread to thread and never leaks to other tasks polled on the same threads.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::context::{self, EvaluationContext, SharedContext};
+use crate::runtime::Runtime;
+use crate::snapshot::{Resolution, Snapshot};
+use crate::stub::StubScope;
+
+thread_local! {
+    /// Stubs and held configurations active in this thread, readable without a borrow from
+    /// inlined checks: zero means every published word is this thread's answer.
+    static LOCAL_COUNT: Cell<usize> = const { Cell::new(0) };
+    /// Configurations held by the scopes entered in this thread, innermost last.
+    static HELD: RefCell<Vec<Arc<Held>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether this thread has no stub and holds no configuration: then a word marked `LOCAL`
+/// (for some other thread's sake) still answers here.
+#[inline(always)]
+pub(crate) fn none_in_this_thread() -> bool {
+    LOCAL_COUNT
+        .try_with(Cell::get)
+        .map_or(true, |count| count == 0)
+}
+
+pub(crate) fn add_local(entries: usize) {
+    let _ = LOCAL_COUNT.try_with(|count| count.set(count.get() + entries));
+}
+
+pub(crate) fn remove_local(entries: usize) {
+    let _ = LOCAL_COUNT.try_with(|count| count.set(count.get().saturating_sub(entries)));
+}
+
+/// One configuration of one runtime, kept by a scope. While it lives, the runtime marks the
+/// flags whose value has changed since, so that checks in its scope leave the fast path.
+pub(crate) struct Held {
+    pub(crate) runtime: &'static Runtime,
+    pub(crate) resolution: Arc<Resolution>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.runtime.release_held(&self.resolution);
+    }
+}
+
+/// Calls `read` with the configuration this thread's innermost scope holds for `runtime`,
+/// if any. Borrowed, not cloned, so that no shared count is touched per evaluation.
+pub(crate) fn with_held<R>(
+    runtime: &Runtime,
+    read: impl FnOnce(Option<&Arc<Resolution>>) -> R,
+) -> R {
+    if none_in_this_thread() || HELD.try_with(|_| ()).is_err() {
+        return read(None);
+    }
+    HELD.with(|held| match held.try_borrow() {
+        Ok(held) => read(
+            held.iter()
+                .rev()
+                .find(|h| std::ptr::eq(h.runtime, runtime))
+                .map(|h| &h.resolution),
+        ),
+        // Being changed (only possible re-entrantly): the runtime's current configuration.
+        Err(_) => read(None),
+    })
+}
+
+/// Everything flag checks inside one task see: an evaluation context, the configuration of
+/// each runtime as it was when the scope was made, and stubs. Cheap to clone.
+///
+/// ```
+/// # use flags_runtime::{Context, TaskScope};
+/// let scope = TaskScope::new().with_context(Context::new("u-1").with("email", "ada@example.com"));
+/// let handle = std::thread::spawn(move || scope.run(|| {
+///     // Flags::x() here evaluates for u-1.
+/// }));
+/// # handle.join().unwrap();
+/// ```
+///
+/// For async code, `scope.wrap(future)` enters the scope around every poll of `future`, in
+/// whichever thread polls it. Tasks the future spawns need a scope of their own.
+#[derive(Clone, Default)]
+pub struct TaskScope {
+    context: Option<SharedContext>,
+    held: Vec<Arc<Held>>,
+    stubs: StubScope,
+}
+
+impl TaskScope {
+    /// A scope that changes nothing until given a context, a configuration or stubs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Flag checks in the scope evaluate for `context` (unless given another one).
+    pub fn with_context(self, context: impl EvaluationContext + Send + Sync + 'static) -> Self {
+        self.with_shared_context(Arc::new(context))
+    }
+
+    /// Like [`TaskScope::with_context`], with a context already shared.
+    pub fn with_shared_context(mut self, context: SharedContext) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    /// Keeps `runtime`'s configuration as it is now for every check in the scope: a reload
+    /// or an override made while the task runs is seen by the tasks that start after it,
+    /// not halfway through this one.
+    pub fn with_configuration_of(mut self, runtime: &'static Runtime) -> Self {
+        self.held
+            .retain(|held| !std::ptr::eq(held.runtime, runtime));
+        self.held.push(runtime.hold());
+        self
+    }
+
+    /// Test stubs that checks in the scope see (see [`StubScope`]); they take precedence
+    /// over the stubs of the thread that polls the task.
+    pub fn with_stubs(mut self, stubs: StubScope) -> Self {
+        self.stubs = stubs;
+        self
+    }
+
+    /// The configuration the scope keeps for `runtime`, if it keeps one.
+    pub fn snapshot(&self, runtime: &'static Runtime) -> Option<Snapshot> {
+        self.held
+            .iter()
+            .find(|held| std::ptr::eq(held.runtime, runtime))
+            .map(|held| Snapshot {
+                runtime,
+                resolution: Arc::clone(&held.resolution),
+            })
+    }
+
+    /// The scope's evaluation context, if it has one.
+    pub fn context(&self) -> Option<&SharedContext> {
+        self.context.as_ref()
+    }
+
+    /// Runs `f` inside the scope.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _stubs = self.stubs.enter();
+        let _held = HeldGuard::enter(&self.held);
+        match &self.context {
+            Some(context) => context::enter(Some(Arc::clone(context)), f),
+            None => f(),
+        }
+    }
+
+    /// A future that runs `future` inside the scope, in whichever thread polls it.
+    pub fn wrap<F: Future>(self, future: F) -> InScope<F> {
+        InScope {
+            scope: self,
+            future: Box::pin(future),
+        }
+    }
+}
+
+impl std::fmt::Debug for TaskScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskScope")
+            .field("context", &self.context.is_some())
+            .field("configurations", &self.held.len())
+            .field("stubs", &self.stubs.len())
+            .finish()
+    }
+}
+
+/// Makes held configurations visible in this thread until dropped.
+struct HeldGuard {
+    entered: usize,
+}
+
+impl HeldGuard {
+    fn enter(held: &[Arc<Held>]) -> Self {
+        if held.is_empty() {
+            return Self { entered: 0 };
+        }
+        // Entered re-entrantly from inside an evaluation (the only time the list is
+        // borrowed), the configurations are not entered: checks use the outer ones.
+        let entered = HELD
+            .try_with(|list| match list.try_borrow_mut() {
+                Ok(mut list) => {
+                    list.extend(held.iter().cloned());
+                    held.len()
+                }
+                Err(_) => 0,
+            })
+            .unwrap_or(0);
+        add_local(entered);
+        Self { entered }
+    }
+}
+
+impl Drop for HeldGuard {
+    fn drop(&mut self) {
+        if self.entered == 0 {
+            return;
+        }
+        let removed = HELD
+            .try_with(|list| match list.try_borrow_mut() {
+                Ok(mut list) => {
+                    let keep = list.len().saturating_sub(self.entered);
+                    list.split_off(keep)
+                }
+                Err(_) => Vec::new(),
+            })
+            .unwrap_or_default();
+        remove_local(self.entered);
+        // Dropped outside the borrow: the last reference releases the configuration.
+        drop(removed);
+    }
+}
+
+/// A future running inside a [`TaskScope`]; see [`TaskScope::wrap`].
+pub struct InScope<F> {
+    scope: TaskScope,
+    future: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for InScope<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let future = &mut this.future;
+        this.scope.run(|| future.as_mut().poll(cx))
+    }
+}
+
+impl<F> std::fmt::Debug for InScope<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InScope")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
