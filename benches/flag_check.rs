@@ -4,9 +4,10 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use flags::{Context, EvaluationCounter, TaskScope};
 
 flags::declare!();
 
@@ -45,6 +46,62 @@ fn flag_check(c: &mut Criterion) {
 
     group.bench_function("string accessor (Arc clone from the snapshot)", |b| {
         b.iter(|| black_box(Flags::support_banner()))
+    });
+
+    // Inside a request's scope (what the axum layer sets up), before and after a change
+    // that makes the flag differ from the configuration the scope keeps.
+    let runtime = Flags::runtime();
+    let scope = TaskScope::new()
+        .with_context(Context::new("u-1").with("email", "ada@example.com"))
+        .with_configuration_of(runtime);
+    scope.run(|| {
+        group.bench_function("bool accessor inside a task scope", |b| {
+            b.iter(|| black_box(Flags::new_feature_enabled()))
+        });
+    });
+    let current = Flags::new_feature_enabled();
+    runtime
+        .set_override("new_feature_enabled", !current)
+        .expect("a bool override");
+    scope.run(|| {
+        group.bench_function(
+            "bool accessor inside a task scope, flag changed since the scope began",
+            |b| b.iter(|| black_box(Flags::new_feature_enabled())),
+        );
+    });
+    group.bench_function(
+        "bool accessor outside, while a scope keeps the old value",
+        |b| b.iter(|| black_box(Flags::new_feature_enabled())),
+    );
+    drop(scope);
+    runtime
+        .clear_override("new_feature_enabled")
+        .expect("a declared flag");
+
+    let counter = Arc::new(EvaluationCounter::new());
+    let listener = runtime.add_listener(counter.clone());
+    group.bench_function("bool accessor while an EvaluationCounter listens", |b| {
+        b.iter(|| black_box(Flags::new_feature_enabled()))
+    });
+    runtime.remove_listener(listener);
+    group.finish();
+
+    let mut group = c.benchmark_group("task scope");
+    group.bench_function(
+        "make a request's scope: context and configuration kept",
+        |b| {
+            b.iter(|| {
+                TaskScope::new()
+                    .with_context(Context::new("u-1").with("email", "ada@example.com"))
+                    .with_configuration_of(runtime)
+            })
+        },
+    );
+    let scope = TaskScope::new()
+        .with_context(Context::new("u-1").with("email", "ada@example.com"))
+        .with_configuration_of(runtime);
+    group.bench_function("enter and leave it (once per poll)", |b| {
+        b.iter(|| scope.run(|| black_box(1)))
     });
     group.finish();
 }
