@@ -119,11 +119,18 @@ pub use flags_macros::EvaluationContext;
 
 pub use flags_runtime::{
     AsAttribute, Attribute, AttributeValue, Catalog, Context, Date, Environments, Evaluation,
-    EvaluationContext, FeatureDisabled, Flag, FlagInfo, FlagType, InitError, Input, Origin,
-    OverrideError, Problem, Reason, Report, Runtime, Scoped, SegmentError, Setting, SharedContext,
-    Snapshot, StubGuard, StubScope, Timestamp, TypeError, UnknownVariant, Value, WithContext,
-    bucket, with_context, with_context_async,
+    EvaluationContext, FeatureDisabled, Flag, FlagInfo, FlagType, InitError, Input, Layer, Loaded,
+    Origin, OverrideError, OverridesWatch, Problem, Reason, Report, Runtime, Scoped, SegmentError,
+    Setting, SharedContext, Snapshot, Source, SourceHandle, StubGuard, StubScope, Timestamp,
+    TypeError, UnknownVariant, Value, Vars, WatchError, WatchOptions, WithContext, bucket,
+    with_context, with_context_async,
 };
+
+/// The Redis store of overrides and segment memberships that every process of a fleet follows
+/// (feature `redis`): [`store::RedisStore`] writes, `Flags::runtime().follow_redis(...)`
+/// follows. `docs/operations.md` documents the key layout and each fault.
+#[cfg(feature = "redis")]
+pub use flags_runtime::store;
 
 /// Items the generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]

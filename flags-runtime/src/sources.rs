@@ -36,7 +36,7 @@ pub enum Origin {
     /// An entry of a shared store, such as the Redis store of the `redis` feature, or of an
     /// application's own [`Source`].
     Store {
-        /// The store: `redis redis://10.0.0.5:6379`.
+        /// The store: `redis 127.0.0.1:6379`.
         store: String,
         /// The entry in it: `flags:v1:production:overrides checkout_flow`.
         entry: String,

@@ -280,6 +280,15 @@ impl RedisStore {
             Some((index, _)) => self.flag_key(index),
             None => flag.to_owned(),
         };
+        // Nothing to remove: no write, no version, no announcement.
+        let (exists, version): (bool, Option<u64>) = redis::pipe()
+            .hexists(self.keys.overrides(), &key)
+            .get(self.keys.version())
+            .query(&mut self.connection)
+            .map_err(|error| redis_error(&self.server, &error))?;
+        if !exists {
+            return Ok((false, version.unwrap_or(0)));
+        }
         let mut pipe = redis::pipe();
         pipe.atomic().hdel(self.keys.overrides(), &key);
         let (removed, version) = self.commit_counted(pipe)?;
@@ -385,8 +394,8 @@ fn environment_position(catalog: &Catalog, environment: &str) -> Result<usize, S
 /// A client for `url`, and the server it names without credentials.
 fn open(url: &str) -> Result<(Client, String), StoreError> {
     let client = Client::open(url).map_err(|error| StoreError::Redis {
-        server: "?".to_owned(),
-        message: format!("`{}` is not a Redis URL: {error}", redact(url)),
+        server: redact(url),
+        message: format!("not a Redis URL (redis://host:port/db): {error}"),
     })?;
     let server = client.get_connection_info().addr().to_string();
     Ok((client, server))

@@ -399,6 +399,20 @@ fn a_malformed_entry_is_skipped_while_the_other_flags_apply() {
         good.setting,
         Ok(flags_runtime::Setting::Value(Value::Bool(true)))
     );
+
+    // Targeting, written as an overrides file writes it, with a segment the store extends.
+    store
+        .set_entry(
+            "comments_enabled",
+            "[[flags.comments_enabled.value.rules]]\nwhen = [{ segment = \"beta\" }]\nserve = true\n",
+        )
+        .expect("valid rules");
+    store
+        .segment_add("beta", "u-7")
+        .expect("a declared segment");
+    // Until then the plain `true` set above serves everyone.
+    wait_until(|| !registry.bool_for(COMMENTS, &Context::new("u-8")));
+    wait_until(|| registry.bool_for(COMMENTS, &Context::new("u-7")));
 }
 
 /// Waits up to 5 s for `condition`.
