@@ -121,16 +121,23 @@ pub use flags_runtime::{
     AsAttribute, Attribute, AttributeValue, Catalog, Context, Date, EVALUATION_TARGET,
     Environments, Evaluation, EvaluationContext, EvaluationCount, EvaluationCounter,
     EvaluationEvent, EvaluationListener, EvaluationReason, Feature, FeatureDisabled, Flag,
-    FlagInfo, FlagType, InScope, InitError, Input, ListenerId, Origin, OverrideError, Problem,
-    Reason, Report, Runtime, Scoped, SegmentError, Setting, SharedContext, Snapshot, StubGuard,
-    StubScope, TaskScope, Timestamp, TypeError, UnknownVariant, Value, WithContext, bucket,
-    with_context, with_context_async,
+    FlagInfo, FlagType, InScope, InitError, Input, Layer, ListenerId, Loaded, Origin,
+    OverrideError, OverridesWatch, Problem, Reason, Report, Runtime, Scoped, SegmentError,
+    Setting, SharedContext, Snapshot, Source, SourceHandle, StubGuard, StubScope, TaskScope,
+    Timestamp, TypeError, UnknownVariant, Value, Vars, WatchError, WatchOptions, WithContext,
+    bucket, with_context, with_context_async,
 };
 
 /// axum integration (feature `axum`): a layer that evaluates flags for each request's user,
 /// feature gates for routers, the [`axum::Enabled`] extractor, per-server flag values.
 #[cfg(feature = "axum")]
 pub use flags_axum as axum;
+
+/// The Redis store of overrides and segment memberships that every process of a fleet follows
+/// (feature `redis`): [`store::RedisStore`] writes, `Flags::runtime().follow_redis(...)`
+/// follows. `docs/operations.md` documents the key layout and each fault.
+#[cfg(feature = "redis")]
+pub use flags_runtime::store;
 
 /// Items the generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::Failure;
 use crate::output::{Format, Paint, json_value, pad, print_json};
 use crate::project::Project;
+use crate::store::RedisOption;
 
 /// Options of `flags list`.
 #[derive(Debug, clap::Args)]
@@ -19,9 +20,16 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    /// List what the Redis store at URL holds for one environment (--env, else the one
+    /// $APP_ENV names, else the catalog's default) instead.
+    #[command(flatten)]
+    redis: RedisOption,
 }
 
 pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure> {
+    if let Some(url) = args.redis.url() {
+        return crate::store::list(file, url, args.env.as_deref(), args.format);
+    }
     let project = Project::open(file)?;
     let catalog = project.catalog()?;
     let environments: Vec<(usize, &str)> = match &args.env {

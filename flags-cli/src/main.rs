@@ -12,6 +12,7 @@ mod overrides;
 mod project;
 mod refs;
 mod scan;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ enum Command {
     Unset(overrides::UnsetArgs),
     /// Every reference to a flag in the code: the checklist for removing it.
     Refs(refs::Args),
+    /// Adds and removes segment members in the Redis store, and lists a segment's keys.
+    Segment(store::SegmentArgs),
 }
 
 /// Why a command could not do what it was asked; the message names the file and line.
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Set(args) => overrides::set(cli.file.as_deref(), args),
         Command::Unset(args) => overrides::unset(cli.file.as_deref(), args),
         Command::Refs(args) => refs::run(cli.file.as_deref(), args),
+        Command::Segment(args) => store::segment(cli.file.as_deref(), args),
     };
     match result {
         Ok(code) => code,

@@ -12,6 +12,7 @@ use crate::Failure;
 use crate::list::environment;
 use crate::output::Paint;
 use crate::project::{Project, find_flag};
+use crate::store::{self, RedisOption};
 
 /// The overrides file's name when neither `--overrides` nor the file variable says otherwise.
 const DEFAULT_FILE_NAME: &str = "flags.overrides.toml";
@@ -29,11 +30,14 @@ pub(crate) struct SetArgs {
     /// The value, read as the flag's type: true/false (or yes/no, on/off, 1/0), a number, a
     /// variant's name, any text.
     value: String,
-    /// Override it only in this environment [default: every environment].
+    /// Override it only in this environment [default: every environment; with --redis, the
+    /// environment $APP_ENV names, else the catalog's default].
     #[arg(long, value_name = "NAME")]
     env: Option<String>,
     #[command(flatten)]
     file: OverridesOption,
+    #[command(flatten)]
+    redis: RedisOption,
 }
 
 /// Options of `flags unset`.
@@ -49,6 +53,8 @@ pub(crate) struct UnsetArgs {
     all: bool,
     #[command(flatten)]
     file: OverridesOption,
+    #[command(flatten)]
+    redis: RedisOption,
 }
 
 /// `--overrides PATH`, shared by the commands that read or write the overrides file.
@@ -115,6 +121,9 @@ impl OverridesPath {
 }
 
 pub(crate) fn set(file: Option<&Path>, args: &SetArgs) -> Result<ExitCode, Failure> {
+    if let Some(url) = args.redis.url() {
+        return store::set(file, url, &args.name, &args.value, args.env.as_deref());
+    }
     let project = Project::open(file)?;
     let catalog = project.catalog()?;
     let (index, flag) = find_flag(&catalog, &project, &args.name)?;
@@ -197,6 +206,10 @@ pub(crate) fn set(file: Option<&Path>, args: &SetArgs) -> Result<ExitCode, Failu
 }
 
 pub(crate) fn unset(file: Option<&Path>, args: &UnsetArgs) -> Result<ExitCode, Failure> {
+    if let Some(url) = args.redis.url() {
+        // The store holds one override per flag and environment: `--all` is the same.
+        return store::unset(file, url, &args.name, args.env.as_deref());
+    }
     let project = Project::open(file)?;
     let catalog = project.catalog()?;
     // A flag removed from flags.toml can still be unset by the name the file gives it.

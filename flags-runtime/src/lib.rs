@@ -6,7 +6,10 @@
 //! whole configurations on reload, and keeps test stubs to the thread that set them.
 //!
 //! Resolution, highest first: test stub, programmatic override, environment variable,
-//! overrides file, `flags.toml`'s value for the environment, `flags.toml`'s `default`.
+//! sources the application adds ([`Runtime::add_source`], such as the Redis store of the
+//! `redis` feature, `Runtime::follow_redis`), overrides file, `flags.toml`'s value for the
+//! environment, `flags.toml`'s `default`. [`Runtime::watch_overrides`] follows the overrides
+//! file as it changes.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -14,6 +17,7 @@ mod bucket;
 mod context;
 mod eval;
 mod events;
+mod live;
 mod registry;
 mod report;
 mod runtime;
@@ -21,8 +25,11 @@ mod scope;
 mod slot;
 mod snapshot;
 mod sources;
+#[cfg(feature = "redis")]
+pub mod store;
 mod stub;
 mod trace;
+mod watch;
 
 pub use bucket::{bucket, murmur3_x86_32};
 pub use context::{
@@ -37,6 +44,7 @@ pub use events::{
 pub use flags_model::{
     Catalog, Date, Environments, Flag, FlagType, Input, Setting, TypeError, Value,
 };
+pub use live::SourceHandle;
 pub use report::{
     Feature, FeatureDisabled, InitError, OverrideError, Problem, Report, SegmentError,
     UnknownVariant,
@@ -44,9 +52,10 @@ pub use report::{
 pub use runtime::{FlagInfo, Runtime};
 pub use scope::{InScope, TaskScope};
 pub use snapshot::{Evaluation, Snapshot};
-pub use sources::{Origin, ProcessVars, Vars};
+pub use sources::{Layer, Loaded, Origin, ProcessVars, Source, Vars};
 pub use stub::{Scoped, StubGuard, StubScope};
 pub use trace::{ConditionTrace, PrerequisiteTrace, RuleTrace, ServeTrace, Trace};
+pub use watch::{OverridesWatch, WatchError, WatchOptions};
 
 /// Items the generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]

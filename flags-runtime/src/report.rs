@@ -14,11 +14,9 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub(crate) fn new(
-        source: impl Into<String>,
-        flag: Option<&str>,
-        message: impl Into<String>,
-    ) -> Self {
+    /// A problem with `source` (what a person would look at: `overrides file /etc/app.toml`),
+    /// about `flag` when it concerns one flag.
+    pub fn new(source: impl Into<String>, flag: Option<&str>, message: impl Into<String>) -> Self {
         Self {
             source: source.into(),
             flag: flag.map(str::to_owned),

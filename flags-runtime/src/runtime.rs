@@ -3,7 +3,6 @@
 //! rebuilds the whole configuration on [`Runtime::reload`] or a change made through it.
 
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -18,7 +17,8 @@ use crate::scope::{self, Held};
 use crate::slot::{self, LOCAL, OBSERVED, TAG_MASK};
 use crate::snapshot::{Evaluation, Resolution, Resolved, Snapshot};
 use crate::sources::{
-    EnvVarSource, Layer, Loaded, Origin, OverridesFileSource, ProcessVars, Source, Vars,
+    EnvVarSource, Layer, Loaded, Membership, Origin, OverridesFileSource, ProcessVars, Source,
+    SourceId, Vars, check_value, find_flag, segment_index,
 };
 use crate::stub::{self, StubGuard};
 
@@ -145,30 +145,36 @@ thread_local! {
 }
 
 /// Everything needed to build the next configuration; one writer at a time.
-struct Writer {
+pub(crate) struct Writer {
     /// Whether the catalog matches the compiled flags (it always does unless the program
     /// was built inconsistently); when it does not, only defaults are served.
     consistent: bool,
+    /// Highest first: environment variables, added sources (first added highest), the
+    /// overrides file.
     sources: Vec<SourceState>,
     programmatic: Layer,
     segments: Vec<SegmentChanges>,
     environment: Option<usize>,
     environment_error: Option<InitError>,
+    /// What was wrong with the environment variable at the last full read.
+    environment_problems: Vec<Problem>,
     problems: Arc<[Problem]>,
     generation: u64,
+    /// The id the next added source gets.
+    next_source: u64,
 }
 
 struct SourceState {
+    id: SourceId,
     source: Box<dyn Source>,
     last_good: Layer,
+    /// What was wrong at its last read; kept until it is read again, so that reading one
+    /// source does not hide another's problems.
+    problems: Vec<Problem>,
 }
 
-/// Keys added to and removed from a segment at run time.
-#[derive(Clone, Debug, Default)]
-struct SegmentChanges {
-    added: HashSet<String>,
-    removed: HashSet<String>,
-}
+/// Keys added to and removed from a segment at run time by the program.
+type SegmentChanges = Membership;
 
 /// How deep prerequisites may nest (they cannot loop: cycles are compile errors).
 const MAX_DEPTH: usize = 64;
@@ -353,21 +359,14 @@ impl Runtime {
         name: &str,
         value: impl Into<Input>,
     ) -> Result<(), OverrideError> {
-        let (index, flag) = self.find(name)?;
-        let value =
-            flag.flag_type()
-                .accept(value.into())
-                .map_err(|error| OverrideError::WrongType {
-                    flag: flag.key().to_owned(),
-                    error,
-                })?;
+        let (index, value) = check_value(self.catalog(), name, value.into())?;
         self.change(|writer| writer.programmatic.set(index, value, Origin::Programmatic));
         Ok(())
     }
 
     /// Removes a programmatic override.
     pub fn clear_override(&'static self, name: &str) -> Result<(), OverrideError> {
-        let (index, _) = self.find(name)?;
+        let (index, _) = find_flag(self.catalog(), name)?;
         self.change(|writer| writer.programmatic.clear(index));
         Ok(())
     }
@@ -381,11 +380,7 @@ impl Runtime {
     /// (as when a support tool tags a user as a beta tester).
     pub fn add_to_segment(&'static self, segment: &str, key: &str) -> Result<(), SegmentError> {
         let index = self.find_segment(segment)?;
-        self.change(|writer| {
-            let changes = &mut writer.segments[index];
-            changes.removed.remove(key);
-            changes.added.insert(key.to_owned());
-        });
+        self.change(|writer| writer.segments[index].add(key));
         Ok(())
     }
 
@@ -396,11 +391,7 @@ impl Runtime {
         key: &str,
     ) -> Result<(), SegmentError> {
         let index = self.find_segment(segment)?;
-        self.change(|writer| {
-            let changes = &mut writer.segments[index];
-            changes.added.remove(key);
-            changes.removed.insert(key.to_owned());
-        });
+        self.change(|writer| writer.segments[index].remove(key));
         Ok(())
     }
 
@@ -425,28 +416,16 @@ impl Runtime {
         stub::create(self, index, value)
     }
 
-    fn find(&'static self, name: &str) -> Result<(usize, &'static Flag), OverrideError> {
-        let catalog = self.catalog();
-        catalog
-            .find(name)
-            .ok_or_else(|| OverrideError::UnknownFlag {
-                name: name.to_owned(),
-                suggestion: catalog.suggest(name).map(str::to_owned),
-            })
-    }
-
     fn find_segment(&'static self, name: &str) -> Result<usize, SegmentError> {
-        let catalog = self.catalog();
-        match catalog.segment(name) {
-            Some((index, _)) if self.state().consistent => Ok(index),
-            _ => Err(SegmentError::UnknownSegment {
+        let index = segment_index(self.catalog(), name)?;
+        if self.state().consistent {
+            Ok(index)
+        } else {
+            // No segment is evaluated then; say so as for an unknown one.
+            Err(SegmentError::UnknownSegment {
                 name: name.to_owned(),
-                suggestion: flags_model::naming::suggest(
-                    name,
-                    catalog.segments().iter().map(|s| s.name.as_str()),
-                )
-                .map(str::to_owned),
-            }),
+                suggestion: None,
+            })
         }
     }
 
@@ -457,6 +436,22 @@ impl Runtime {
         change(&mut writer);
         let resolution = writer.refresh(self, &state.catalog, false);
         self.publish(state, resolution);
+    }
+
+    /// Runs `change` on the writer (given the catalog and the variables the runtime reads),
+    /// then swaps in the configuration that results; returns what `change` returned and the
+    /// report of the new configuration.
+    pub(crate) fn change_writer<R>(
+        &'static self,
+        change: impl FnOnce(&mut Writer, &Catalog, &dyn Vars) -> R,
+    ) -> (R, Report) {
+        let state = self.state();
+        let mut writer = lock(&state.writer);
+        let result = change(&mut writer, &state.catalog, self.vars);
+        let resolution = writer.refresh(self, &state.catalog, false);
+        let report = self.report_of(&resolution);
+        self.publish(state, resolution);
+        (result, report)
     }
 
     fn info(
@@ -505,27 +500,11 @@ impl Runtime {
                 .iter()
                 .zip(descriptor.flags)
                 .all(|(flag, compiled)| flag.key() == compiled.key);
-        let sources: Vec<Box<dyn Source>> = if consistent {
-            vec![Box::new(EnvVarSource), Box::new(OverridesFileSource)]
-        } else {
-            Vec::new()
-        };
-        let mut writer = Writer {
+        let mut writer = Writer::new(
             consistent,
-            sources: sources
-                .into_iter()
-                .map(|source| SourceState {
-                    source,
-                    last_good: Layer::new(descriptor.flags.len()),
-                })
-                .collect(),
-            programmatic: Layer::new(descriptor.flags.len()),
-            segments: vec![SegmentChanges::default(); parsed.catalog.segments().len()],
-            environment: None,
-            environment_error: None,
-            problems: Arc::new([]),
-            generation: 0,
-        };
+            descriptor.flags.len(),
+            parsed.catalog.segments().len(),
+        );
         let resolution = writer.refresh(self, &parsed.catalog, true);
         if !self.explicit_init.load(Ordering::SeqCst) {
             // Nobody asked for this report: make sure it is seen even without a subscriber.
@@ -678,6 +657,11 @@ impl Runtime {
                 Some(word | (old & (LOCAL | OBSERVED)))
             });
         }
+    }
+
+    /// Where the runtime reads environment variables from.
+    pub(crate) fn vars(&self) -> &'static dyn Vars {
+        self.vars
     }
 
     /// The compiled default of flag `index`.
@@ -988,20 +972,120 @@ enum Read {
     Value(Value),
 }
 
+/// The environment variables' source.
+const ENV_VARS: SourceId = SourceId(0);
+/// The overrides file's source.
+pub(crate) const OVERRIDES_FILE: SourceId = SourceId(1);
+
 impl Writer {
+    /// A writer with no values read yet: environment variables and the overrides file as its
+    /// sources, unless the catalog does not match the compiled flags (then it has none).
+    fn new(consistent: bool, flags: usize, segments: usize) -> Self {
+        let sources: Vec<(SourceId, Box<dyn Source>)> = if consistent {
+            vec![
+                (ENV_VARS, Box::new(EnvVarSource)),
+                (OVERRIDES_FILE, Box::new(OverridesFileSource)),
+            ]
+        } else {
+            Vec::new()
+        };
+        Writer {
+            consistent,
+            sources: sources
+                .into_iter()
+                .map(|(id, source)| SourceState {
+                    id,
+                    source,
+                    last_good: Layer::new(flags),
+                    problems: Vec::new(),
+                })
+                .collect(),
+            programmatic: Layer::new(flags),
+            segments: vec![SegmentChanges::default(); segments],
+            environment: None,
+            environment_error: None,
+            environment_problems: Vec::new(),
+            problems: Arc::new([]),
+            generation: 0,
+            next_source: OVERRIDES_FILE.0 + 1,
+        }
+    }
+
+    /// Adds `source` below the environment variables and the sources added before it, above
+    /// the overrides file, and reads it.
+    pub(crate) fn add_source(
+        &mut self,
+        source: Box<dyn Source>,
+        catalog: &Catalog,
+        vars: &dyn Vars,
+    ) -> SourceId {
+        let id = SourceId(self.next_source);
+        self.next_source += 1;
+        let position = self
+            .sources
+            .iter()
+            .position(|s| s.id == OVERRIDES_FILE)
+            .unwrap_or(self.sources.len());
+        self.sources.insert(
+            position,
+            SourceState {
+                id,
+                source,
+                last_good: Layer::new(catalog.flags().len()),
+                problems: Vec::new(),
+            },
+        );
+        if self.consistent {
+            self.load(position, catalog, vars);
+        }
+        id
+    }
+
+    /// Removes source `id` and what it set; false when there is no such source.
+    pub(crate) fn remove_source(&mut self, id: SourceId) -> bool {
+        let before = self.sources.len();
+        self.sources.retain(|s| s.id != id);
+        self.sources.len() != before
+    }
+
+    /// Reads source `id` again (the overrides file with [`OVERRIDES_FILE`]), for the
+    /// environment in use; false when there is no such source.
+    pub(crate) fn reread_source(
+        &mut self,
+        id: SourceId,
+        catalog: &Catalog,
+        vars: &dyn Vars,
+    ) -> bool {
+        match self.sources.iter().position(|s| s.id == id) {
+            Some(position) if self.consistent => {
+                self.load(position, catalog, vars);
+                true
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
     /// Builds the next configuration; with `reread`, first reads the environment and every
     /// source again.
     fn refresh(&mut self, runtime: &Runtime, catalog: &Catalog, reread: bool) -> Resolution {
         if reread && self.consistent {
             self.reread(catalog, runtime.vars);
-        } else if reread {
-            self.problems = Arc::new([Problem::new(
+        }
+        self.problems = if self.consistent {
+            self.environment_problems
+                .iter()
+                .chain(self.sources.iter().flat_map(|s| &s.problems))
+                .cloned()
+                .collect()
+        } else {
+            Arc::new([Problem::new(
                 runtime.descriptor.path,
                 None,
                 "the flags compiled into this program do not match the flags.toml embedded in it; \
                  every flag serves its compiled default. Rebuild the program.",
-            )]);
-        }
+            )])
+        };
         self.generation += 1;
         let resolved = (0..runtime.descriptor.flags.len())
             .map(|index| self.resolve(runtime, catalog, index))
@@ -1098,7 +1182,16 @@ impl Writer {
                     .iter()
                     .find_map(|s| s.last_good.segment(index))
                     .unwrap_or(declared);
-                SegmentState::new(segment, &changes.added, &changes.removed)
+                // Lowest source first, so that a higher one's additions and removals win; the
+                // program's own changes last.
+                let mut membership = Membership::default();
+                for source in self.sources.iter().rev() {
+                    if let Some(changes) = source.last_good.membership_of(index) {
+                        membership.apply(changes);
+                    }
+                }
+                membership.apply(changes);
+                SegmentState::new(segment, &membership.added, &membership.removed)
             })
             .collect()
     }
@@ -1126,44 +1219,65 @@ impl Writer {
                 self.environment_error = Some(error);
             }
         }
-        for source in &mut self.sources {
-            match source.source.load(catalog, self.environment, vars) {
-                Loaded::Values {
-                    mut layer,
-                    rejected,
-                } => {
-                    for (flag, problem) in rejected {
-                        let kept = flag
-                            .and_then(|index| Some((index, source.last_good.get(index)?.clone())));
-                        let consequence = match kept {
-                            Some((index, (setting, origin))) => {
-                                let text = format!("keeping its previous value `{setting}`");
-                                layer.set_setting(index, setting, origin);
-                                text
-                            }
-                            None if flag.is_some() => "it is ignored".to_owned(),
-                            None => String::new(),
-                        };
-                        problems.push(with_consequence(problem, &consequence));
-                    }
-                    source.last_good = layer;
+        warn(&problems);
+        self.environment_problems = problems;
+        for position in 0..self.sources.len() {
+            self.load(position, catalog, vars);
+        }
+    }
+
+    /// Reads the source at `position`: its new layer, or its last good one with the problems
+    /// that kept the new one out.
+    fn load(&mut self, position: usize, catalog: &Catalog, vars: &dyn Vars) {
+        let environment = self.environment;
+        let Some(source) = self.sources.get_mut(position) else {
+            return;
+        };
+        let mut problems = Vec::new();
+        match source.source.load(catalog, environment, vars) {
+            Loaded::Values {
+                mut layer,
+                mut rejected,
+            } => {
+                rejected.extend(layer.take_mistyped(catalog));
+                for (flag, problem) in rejected {
+                    let kept =
+                        flag.and_then(|index| Some((index, source.last_good.get(index)?.clone())));
+                    let consequence = match kept {
+                        Some((index, (setting, origin))) => {
+                            let text = format!("keeping its previous value `{setting}`");
+                            layer.set_setting(index, setting, origin);
+                            text
+                        }
+                        None if flag.is_some() => "it is ignored".to_owned(),
+                        None => String::new(),
+                    };
+                    problems.push(with_consequence(problem, &consequence));
                 }
-                Loaded::Failed(failures) => {
-                    problems.extend(failures.into_iter().map(|p| {
+                source.last_good = layer;
+            }
+            Loaded::Failed(failures) => {
+                problems.extend(
+                    failures.into_iter().map(|p| {
                         with_consequence(p, "the source's last good values stay in force")
-                    }));
-                }
+                    }),
+                );
             }
         }
-        for problem in &problems {
-            tracing::warn!(
-                source = problem.source(),
-                flag = problem.flag(),
-                "{}",
-                problem.message()
-            );
-        }
-        self.problems = problems.into();
+        warn(&problems);
+        source.problems = problems;
+    }
+}
+
+/// Logs each problem as a warning.
+fn warn(problems: &[Problem]) {
+    for problem in problems {
+        tracing::warn!(
+            source = problem.source(),
+            flag = problem.flag(),
+            "{}",
+            problem.message()
+        );
     }
 }
 

@@ -3,14 +3,18 @@
 //! Each source reads into a [`Layer`]: at most one value per flag, each with the
 //! [`Origin`] that explains it. A source that cannot be read at all keeps its last good
 //! layer; an entry that cannot be read keeps that flag's last good value from the source.
-//! New kinds of source (a watched file, a shared store) implement [`Source`].
+//! New kinds of source (a shared store, an application's own) implement [`Source`] and are
+//! added with `Runtime::add_source`.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 
-use flags_model::{Catalog, Segment, Setting, SourceFile, Value, naming, parse_overrides};
+use flags_model::{
+    Catalog, Flag, FlagType, Input, Segment, Setting, SourceFile, Value, naming, parse_overrides,
+};
 
-use crate::report::Problem;
+use crate::report::{OverrideError, Problem, SegmentError};
 
 /// Which source decided a flag's value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +33,14 @@ pub enum Origin {
         /// The line the value is on.
         line: usize,
     },
+    /// An entry of a shared store, such as the Redis store of the `redis` feature, or of an
+    /// application's own [`Source`].
+    Store {
+        /// The store: `redis 127.0.0.1:6379`.
+        store: String,
+        /// The entry in it: `flags:v1:production:overrides checkout_flow`.
+        entry: String,
+    },
     /// `flags.toml`'s value for the current environment.
     Environment(String),
     /// `flags.toml`'s `default`.
@@ -44,40 +56,100 @@ impl fmt::Display for Origin {
             Origin::OverridesFile { path, line } => {
                 write!(f, "overrides file {}:{line}", path.display())
             }
+            Origin::Store { store, entry } => write!(f, "{store}, {entry}"),
             Origin::Environment(name) => write!(f, "flags.toml value for `{name}`"),
             Origin::Default => f.write_str("flags.toml default"),
         }
     }
 }
 
-/// What one source sets: at most one value or targeting per flag (by flag index), and the
-/// segments it redefines (by segment index).
+/// What one source sets: at most one value or targeting per flag (by flag index), the
+/// segments it redefines (by segment index), and keys it adds to or removes from segments.
+///
+/// A [`Source`] builds one on every read; the runtime keeps the last one that could be read.
+/// Values are checked against the flag's type when the runtime takes the layer: a value of
+/// another type is reported and ignored.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Layer {
+pub struct Layer {
     entries: Vec<Option<(Setting, Origin)>>,
-    segments: Vec<(usize, Segment)>,
+    pub(crate) segments: Vec<(usize, Segment)>,
+    memberships: Vec<(usize, Membership)>,
+}
+
+/// Keys a layer adds to and removes from one segment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Membership {
+    pub(crate) added: HashSet<String>,
+    pub(crate) removed: HashSet<String>,
+}
+
+impl Membership {
+    /// Adds `key`, also when it was removed.
+    pub(crate) fn add(&mut self, key: &str) {
+        self.removed.remove(key);
+        self.added.insert(key.to_owned());
+    }
+
+    /// Removes `key`, also when it was added.
+    pub(crate) fn remove(&mut self, key: &str) {
+        self.added.remove(key);
+        self.removed.insert(key.to_owned());
+    }
+
+    /// Applies `other` over these changes: what it adds or removes wins.
+    pub(crate) fn apply(&mut self, other: &Membership) {
+        for key in &other.added {
+            self.removed.remove(key);
+            self.added.insert(key.clone());
+        }
+        for key in &other.removed {
+            self.added.remove(key);
+            self.removed.insert(key.clone());
+        }
+    }
 }
 
 impl Layer {
-    pub(crate) fn new(flags: usize) -> Self {
+    /// An empty layer for a catalog of `flags` flags (`catalog.flags().len()`).
+    pub fn new(flags: usize) -> Self {
         Self {
             entries: vec![None; flags],
             segments: Vec::new(),
+            memberships: Vec::new(),
         }
     }
 
-    pub(crate) fn get(&self, flag: usize) -> Option<&(Setting, Origin)> {
+    /// What the layer sets for flag `flag`, and its origin.
+    pub fn get(&self, flag: usize) -> Option<&(Setting, Origin)> {
         self.entries.get(flag).and_then(Option::as_ref)
     }
 
-    pub(crate) fn set(&mut self, flag: usize, value: Value, origin: Origin) {
+    /// Sets flag `flag` (its index in the catalog) to `value`. An index out of range is
+    /// ignored.
+    pub fn set(&mut self, flag: usize, value: Value, origin: Origin) {
         self.set_setting(flag, Setting::Value(value), origin);
     }
 
-    pub(crate) fn set_setting(&mut self, flag: usize, setting: Setting, origin: Origin) {
+    /// Sets flag `flag` to a value or to targeting (rules, rollouts), as an overrides file
+    /// does. An index out of range is ignored.
+    pub fn set_setting(&mut self, flag: usize, setting: Setting, origin: Origin) {
         if let Some(entry) = self.entries.get_mut(flag) {
             *entry = Some((setting, origin));
         }
+    }
+
+    /// Sets the flag named `name` (key or accessor) to `value`, checked against its type;
+    /// returns the flag's index. A refused value changes nothing.
+    pub fn set_checked(
+        &mut self,
+        catalog: &Catalog,
+        name: &str,
+        value: impl Into<Input>,
+        origin: Origin,
+    ) -> Result<usize, OverrideError> {
+        let (index, value) = check_value(catalog, name, value.into())?;
+        self.set(index, value, origin);
+        Ok(index)
     }
 
     /// The layer's redefinition of segment `index`, if it has one.
@@ -86,6 +158,51 @@ impl Layer {
             .iter()
             .find(|(i, _)| *i == index)
             .map(|(_, segment)| segment)
+    }
+
+    /// Adds the context key `key` to the segment `segment` (by name), over what `flags.toml`
+    /// and lower sources list.
+    pub fn add_to_segment(
+        &mut self,
+        catalog: &Catalog,
+        segment: &str,
+        key: &str,
+    ) -> Result<(), SegmentError> {
+        self.membership(catalog, segment).map(|m| m.add(key))
+    }
+
+    /// Removes the context key `key` from the segment `segment` (by name).
+    pub fn remove_from_segment(
+        &mut self,
+        catalog: &Catalog,
+        segment: &str,
+        key: &str,
+    ) -> Result<(), SegmentError> {
+        self.membership(catalog, segment).map(|m| m.remove(key))
+    }
+
+    fn membership(
+        &mut self,
+        catalog: &Catalog,
+        segment: &str,
+    ) -> Result<&mut Membership, SegmentError> {
+        let index = segment_index(catalog, segment)?;
+        let position = match self.memberships.iter().position(|(i, _)| *i == index) {
+            Some(position) => position,
+            None => {
+                self.memberships.push((index, Membership::default()));
+                self.memberships.len() - 1
+            }
+        };
+        Ok(&mut self.memberships[position].1)
+    }
+
+    /// The keys this layer adds to and removes from segment `index`.
+    pub(crate) fn membership_of(&self, index: usize) -> Option<&Membership> {
+        self.memberships
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, membership)| membership)
     }
 
     pub(crate) fn clear(&mut self, flag: usize) {
@@ -97,24 +214,127 @@ impl Layer {
     pub(crate) fn clear_all(&mut self) {
         self.entries.iter_mut().for_each(|e| *e = None);
     }
+
+    /// Removes, as problems, the values that do not fit their flag's type: a source outside
+    /// this crate sets values by index, unchecked.
+    pub(crate) fn take_mistyped(&mut self, catalog: &Catalog) -> Vec<(Option<usize>, Problem)> {
+        let mut mistyped = Vec::new();
+        for (index, (entry, flag)) in self.entries.iter_mut().zip(catalog.flags()).enumerate() {
+            if let Some((Setting::Value(value), origin)) = entry {
+                if !fits(flag.flag_type(), value) {
+                    let message = format!(
+                        "expected {}, found `{}`",
+                        flag.flag_type().describe(),
+                        value.to_toml()
+                    );
+                    mistyped.push((
+                        Some(index),
+                        Problem::new(origin.to_string(), Some(flag.key()), message),
+                    ));
+                    *entry = None;
+                }
+            }
+        }
+        mistyped
+    }
 }
 
+/// Whether `value` is of type `flag_type`.
+fn fits(flag_type: &FlagType, value: &Value) -> bool {
+    match (flag_type, value) {
+        (FlagType::Bool, Value::Bool(_))
+        | (FlagType::Int, Value::Int(_))
+        | (FlagType::String, Value::String(_)) => true,
+        (FlagType::Float, Value::Float(f)) => f.is_finite(),
+        (FlagType::Variants(variants), Value::Variant { index, name }) => variants
+            .get(*index as usize)
+            .is_some_and(|variant| variant.name() == &**name),
+        _ => false,
+    }
+}
+
+/// The flag named `name` (key or accessor), or an error that suggests a close name.
+pub(crate) fn find_flag<'c>(
+    catalog: &'c Catalog,
+    name: &str,
+) -> Result<(usize, &'c Flag), OverrideError> {
+    catalog
+        .find(name)
+        .ok_or_else(|| OverrideError::UnknownFlag {
+            name: name.to_owned(),
+            suggestion: catalog.suggest(name).map(str::to_owned),
+        })
+}
+
+/// The flag named `name` and `value` checked against its type.
+pub(crate) fn check_value(
+    catalog: &Catalog,
+    name: &str,
+    value: Input,
+) -> Result<(usize, Value), OverrideError> {
+    let (index, flag) = find_flag(catalog, name)?;
+    let value = flag
+        .flag_type()
+        .accept(value)
+        .map_err(|error| OverrideError::WrongType {
+            flag: flag.key().to_owned(),
+            error,
+        })?;
+    Ok((index, value))
+}
+
+/// The index of the segment named `name`, or an error that suggests a close name.
+pub(crate) fn segment_index(catalog: &Catalog, name: &str) -> Result<usize, SegmentError> {
+    match catalog.segment(name) {
+        Some((index, _)) => Ok(index),
+        None => Err(SegmentError::UnknownSegment {
+            name: name.to_owned(),
+            suggestion: naming::suggest(name, catalog.segments().iter().map(|s| s.name.as_str()))
+                .map(str::to_owned),
+        }),
+    }
+}
+
+/// Which source of a runtime: the built-in ones and each one added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SourceId(pub(crate) u64);
+
 /// The outcome of reading a source.
-pub(crate) enum Loaded {
-    /// Values read. `rejected` lists entries that could not be used, with the flag they were
-    /// for when known; for those flags the source's last good value stays.
+#[derive(Clone, Debug)]
+pub enum Loaded {
+    /// Values read. `rejected` lists entries that could not be used, with the flag (index)
+    /// they were for when known; for those flags the source's last good value stays.
     Values {
+        /// What the source sets.
         layer: Layer,
+        /// Entries refused, each with the flag it was for, if known, and why.
         rejected: Vec<(Option<usize>, Problem)>,
     },
-    /// The source as a whole could not be used; its last good layer stays.
+    /// The source as a whole could not be used (unreadable, invalid as a whole, out of
+    /// reach); its last good layer stays.
     Failed(Vec<Problem>),
 }
 
-/// A source of override values.
-pub(crate) trait Source: Send + Sync {
-    /// Reads the source's values for `environment` (`None` when no environment is in use).
+/// A source of override values, added to a runtime with `Runtime::add_source`.
+///
+/// `load` is called with the runtime's configuration lock held, while other changes wait (a
+/// flag check never waits): it should return what the source already has at hand. A source
+/// that reads over a network fetches in a thread of its own and asks the runtime to re-read
+/// it (`SourceHandle::reload`) when it has something new.
+pub trait Source: Send + Sync {
+    /// Reads the source's values for `environment` (the index of the runtime's environment;
+    /// `None` when no environment is in use).
     fn load(&self, catalog: &Catalog, environment: Option<usize>, vars: &dyn Vars) -> Loaded;
+}
+
+/// The overrides file named by the file variable; `None` when it is unset or empty (no
+/// file, as with an empty environment variable). A path that is not UTF-8 is tried as
+/// decoded; if that fails, the error names it.
+pub(crate) fn overrides_path(catalog: &Catalog, vars: &dyn Vars) -> Option<PathBuf> {
+    match vars.get(catalog.overrides().file_variable())? {
+        Ok(path) if path.is_empty() => None,
+        Ok(path) | Err(path) => Some(PathBuf::from(path)),
+    }
 }
 
 /// Read access to environment variables, so tests can supply their own.
@@ -202,22 +422,11 @@ pub(crate) struct OverridesFileSource;
 impl Source for OverridesFileSource {
     fn load(&self, catalog: &Catalog, environment: Option<usize>, vars: &dyn Vars) -> Loaded {
         let variable = catalog.overrides().file_variable();
-        let path = match vars.get(variable) {
-            // Unset or empty: no overrides file, as with the environment variable.
-            None => {
-                return Loaded::Values {
-                    layer: Layer::new(catalog.flags().len()),
-                    rejected: Vec::new(),
-                };
-            }
-            Some(Ok(path)) if path.is_empty() => {
-                return Loaded::Values {
-                    layer: Layer::new(catalog.flags().len()),
-                    rejected: Vec::new(),
-                };
-            }
-            // A path that is not UTF-8 is tried as decoded; if that fails, the error names it.
-            Some(Ok(path) | Err(path)) => PathBuf::from(path),
+        let Some(path) = overrides_path(catalog, vars) else {
+            return Loaded::Values {
+                layer: Layer::new(catalog.flags().len()),
+                rejected: Vec::new(),
+            };
         };
         let source = format!("overrides file {} (from {variable})", path.display());
         let text = match std::fs::read_to_string(&path) {

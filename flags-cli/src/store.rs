@@ -1,0 +1,357 @@
+//! The Redis store from the command line: `--redis URL` on `set`, `unset` and `list`, and
+//! `flags segment`. Every change is checked against flags.toml before it is written.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use flags_model::{Catalog, Setting};
+use flags_runtime::OverrideError;
+use flags_runtime::store::{RedisStore, StoreContents, StoreError};
+use serde_json::json;
+
+use crate::Failure;
+use crate::list::environment;
+use crate::output::{Format, Paint, json_value, print_json};
+use crate::project::Project;
+
+/// `--redis URL`, shared by the commands that can use the Redis store.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RedisOption {
+    /// Use the Redis store at URL (redis://host:port/db) rather than the overrides file.
+    #[arg(long = "redis", env = "FLAGS_REDIS_URL", value_name = "URL")]
+    url: Option<String>,
+}
+
+impl RedisOption {
+    /// The URL, unless none or an empty one was given (an empty variable means no store).
+    pub(crate) fn url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|url| !url.is_empty())
+    }
+}
+
+/// Options of `flags segment`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SegmentArgs {
+    #[command(subcommand)]
+    command: SegmentCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum SegmentCommand {
+    /// Adds a context key to a segment, in every process that follows the store.
+    Add(Membership),
+    /// Removes a context key from a segment (also one flags.toml lists).
+    Remove(Membership),
+    /// The keys a segment lists: those of flags.toml with the store's changes.
+    List(SegmentList),
+}
+
+#[derive(Debug, clap::Args)]
+struct Membership {
+    /// The segment, as declared in flags.toml.
+    segment: String,
+    /// The context key (a user id, an organisation...).
+    key: String,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Debug, clap::Args)]
+struct SegmentList {
+    /// The segment, as declared in flags.toml.
+    segment: String,
+    #[command(flatten)]
+    target: Target,
+}
+
+/// Which store and which environment.
+#[derive(Debug, clap::Args)]
+struct Target {
+    /// The environment [default: the one $APP_ENV (the catalog's variable) names, else the
+    /// catalog's default].
+    #[arg(long, value_name = "NAME")]
+    env: Option<String>,
+    #[command(flatten)]
+    redis: RedisOption,
+}
+
+/// The store at `url` for environment `env` (else the environment the runtime would choose).
+fn open(
+    project: &Project,
+    catalog: &Catalog,
+    url: &str,
+    env: Option<&str>,
+) -> Result<(RedisStore, String), Failure> {
+    let variable = catalog.environments().variable();
+    let from_variable = std::env::var(variable).ok().filter(|v| !v.is_empty());
+    let default = catalog
+        .environments()
+        .default()
+        .and_then(|index| catalog.environments().names().get(index).cloned());
+    let Some(name) = env.map(str::to_owned).or(from_variable).or(default) else {
+        return Err(Failure::Refused(format!(
+            "the store holds overrides per environment: name one with --env (or {variable})"
+        )));
+    };
+    environment(catalog, project, &name)?;
+    let store = RedisStore::connect(url, catalog, &name).map_err(failure)?;
+    Ok((store, name))
+}
+
+/// A store error as the command reports it: Redis out of reach breaks the command; anything
+/// else is a refusal.
+fn failure(error: StoreError) -> Failure {
+    match error {
+        StoreError::Redis { .. } => Failure::Broken(error.to_string()),
+        other => Failure::Refused(other.to_string()),
+    }
+}
+
+/// `flags set NAME VALUE --redis URL`.
+pub(crate) fn set(
+    file: Option<&Path>,
+    url: &str,
+    name: &str,
+    value: &str,
+    env: Option<&str>,
+) -> Result<ExitCode, Failure> {
+    let project = Project::open(file)?;
+    let catalog = project.catalog()?;
+    let (mut store, env) = open(&project, &catalog, url, env)?;
+    let (index, checked) = store.checked_value(name, value).map_err(|error| {
+        Failure::Refused(match error {
+            StoreError::Override(OverrideError::WrongType { flag, error }) => format!(
+                "flag `{flag}` cannot be set to `{value}`: {error}; the store is left as it was"
+            ),
+            other => format!("{other}; the store is left as it was"),
+        })
+    })?;
+    let version = store.set(name, value).map_err(failure)?;
+    let key = catalog.flags()[index].key();
+    let paint = Paint::stdout();
+    println!(
+        "set `{key}` to {} in `{env}` in redis {} ({} field `{key}`, version {version})",
+        paint.strong(&checked.to_toml()),
+        store.server(),
+        store.keys().overrides(),
+    );
+    println!("{}", FOLLOWERS);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What every change says last.
+const FOLLOWERS: &str =
+    "processes that follow the store apply it at once; others at their next resync";
+
+/// `flags unset NAME --redis URL`.
+pub(crate) fn unset(
+    file: Option<&Path>,
+    url: &str,
+    name: &str,
+    env: Option<&str>,
+) -> Result<ExitCode, Failure> {
+    let project = Project::open(file)?;
+    let catalog = project.catalog()?;
+    let (mut store, env) = open(&project, &catalog, url, env)?;
+    let key = catalog.find(name).map_or(name, |(_, flag)| flag.key());
+    let (removed, version) = store.unset(name).map_err(failure)?;
+    if removed {
+        println!(
+            "removed the override of `{}` in `{env}` from redis {} (version {version})",
+            Paint::stdout().strong(key),
+            store.server()
+        );
+        println!("{FOLLOWERS}");
+    } else {
+        println!(
+            "nothing to unset: redis {} has no override of `{key}` in `{env}`",
+            store.server()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `flags list --redis URL`: what the store holds for one environment.
+pub(crate) fn list(
+    file: Option<&Path>,
+    url: &str,
+    env: Option<&str>,
+    format: Format,
+) -> Result<ExitCode, Failure> {
+    let project = Project::open(file)?;
+    let catalog = project.catalog()?;
+    let (mut store, env) = open(&project, &catalog, url, env)?;
+    let contents = store.list().map_err(failure)?;
+    match format {
+        Format::Json => print_json(&contents_json(store.server(), &env, &contents)),
+        Format::Text => print_contents(store.server(), &env, &contents),
+    }
+    let skipped = contents
+        .overrides
+        .iter()
+        .any(|entry| entry.setting.is_err());
+    Ok(if skipped {
+        ExitCode::from(crate::EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn setting_text(setting: &Setting) -> String {
+    match setting {
+        Setting::Value(value) => value.to_toml(),
+        Setting::Targeted(targeting) => targeting.summary(),
+    }
+}
+
+fn print_contents(server: &str, env: &str, contents: &StoreContents) {
+    let paint = Paint::stdout();
+    println!(
+        "redis {server}, environment `{env}`, version {}",
+        contents.version
+    );
+    if contents.overrides.is_empty() {
+        println!("no overrides");
+    } else {
+        println!("overrides:");
+    }
+    for entry in &contents.overrides {
+        match &entry.setting {
+            Ok(setting) => println!(
+                "  {} = {}",
+                entry.flag,
+                paint.strong(&setting_text(setting))
+            ),
+            Err(problem) => println!(
+                "  {} {}: {}",
+                entry.flag,
+                paint.error("skipped by every process"),
+                problem.replace('\n', "\n    ")
+            ),
+        }
+    }
+    for segment in &contents.segments {
+        if segment.added.is_empty() && segment.removed.is_empty() {
+            continue;
+        }
+        println!(
+            "segment {}: added {}; removed {}",
+            segment.name,
+            joined(&segment.added),
+            joined(&segment.removed)
+        );
+    }
+}
+
+fn joined(keys: &[String]) -> String {
+    if keys.is_empty() {
+        "none".to_owned()
+    } else {
+        keys.join(", ")
+    }
+}
+
+fn contents_json(server: &str, env: &str, contents: &StoreContents) -> serde_json::Value {
+    let overrides: Vec<serde_json::Value> = contents
+        .overrides
+        .iter()
+        .map(|entry| match &entry.setting {
+            Ok(Setting::Value(value)) => {
+                json!({ "flag": entry.flag, "text": entry.text, "value": json_value(value) })
+            }
+            Ok(Setting::Targeted(targeting)) => {
+                json!({ "flag": entry.flag, "text": entry.text, "targeting": targeting.summary() })
+            }
+            Err(problem) => json!({ "flag": entry.flag, "text": entry.text, "error": problem }),
+        })
+        .collect();
+    let segments: Vec<serde_json::Value> = contents
+        .segments
+        .iter()
+        .map(|s| json!({ "name": s.name, "added": s.added, "removed": s.removed }))
+        .collect();
+    json!({
+        "server": server,
+        "environment": env,
+        "version": contents.version,
+        "overrides": overrides,
+        "segments": segments,
+    })
+}
+
+/// `flags segment add|remove|list`.
+pub(crate) fn segment(file: Option<&Path>, args: &SegmentArgs) -> Result<ExitCode, Failure> {
+    let project = Project::open(file)?;
+    let catalog = project.catalog()?;
+    let (name, target) = match &args.command {
+        SegmentCommand::Add(m) | SegmentCommand::Remove(m) => (&m.segment, &m.target),
+        SegmentCommand::List(l) => (&l.segment, &l.target),
+    };
+    let Some((_, declared)) = catalog.segment(name) else {
+        let names = catalog.segments().iter().map(|s| s.name.as_str());
+        return Err(Failure::Refused(format!(
+            "{} declares no segment `{name}`{}",
+            project.file.name(),
+            flags_model::naming::did_you_mean(name, names)
+        )));
+    };
+    let Some(url) = target.redis.url() else {
+        if let SegmentCommand::List(_) = args.command {
+            print_keys(&declared.keys, &[], &[]);
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Err(Failure::Refused(
+            "segment changes go to the Redis store: pass --redis URL or set FLAGS_REDIS_URL"
+                .to_owned(),
+        ));
+    };
+    let (mut store, env) = open(&project, &catalog, url, target.env.as_deref())?;
+    let paint = Paint::stdout();
+    match &args.command {
+        SegmentCommand::Add(m) | SegmentCommand::Remove(m) => {
+            let adding = matches!(args.command, SegmentCommand::Add(_));
+            let (version, done) = if adding {
+                (store.segment_add(name, &m.key), "added")
+            } else {
+                (store.segment_remove(name, &m.key), "removed")
+            };
+            let version = version.map_err(failure)?;
+            let to = if adding { "to" } else { "from" };
+            println!(
+                "{done} `{}` {to} segment `{name}` in `{env}` in redis {} (version {version})",
+                paint.strong(&m.key),
+                store.server()
+            );
+            println!("{FOLLOWERS}");
+        }
+        SegmentCommand::List(_) => {
+            let contents = store.list().map_err(failure)?;
+            let stored = contents.segments.iter().find(|s| &s.name == name);
+            let (added, removed) = stored.map_or((&[][..], &[][..]), |s| {
+                (s.added.as_slice(), s.removed.as_slice())
+            });
+            print_keys(&declared.keys, added, removed);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The keys listed now, sorted, each with where it comes from.
+fn print_keys(declared: &[String], added: &[String], removed: &[String]) {
+    let mut keys: Vec<(&str, &str)> = declared
+        .iter()
+        .filter(|key| !removed.contains(key) && !added.contains(key))
+        .map(|key| (key.as_str(), "flags.toml"))
+        .chain(added.iter().map(|key| (key.as_str(), "added in the store")))
+        .collect();
+    keys.sort();
+    for (key, from) in &keys {
+        println!("{key}  ({from})");
+    }
+    for key in removed {
+        println!("{key}  (removed in the store)");
+    }
+    if keys.is_empty() && removed.is_empty() {
+        println!("no keys (rules may still match contexts)");
+    }
+}

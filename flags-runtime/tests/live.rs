@@ -1,0 +1,242 @@
+//! Live changes without a restart: a watched overrides file, and sources an application adds.
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use flags_runtime::{
+    Catalog, Layer, Loaded, Origin, Problem, Reason, Source, Value, Vars, WatchOptions,
+};
+
+/// Replaces `path` whole, by rename, as editors and deploy tools do.
+fn replace(path: &Path, text: &str) {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, text).expect("write");
+    std::fs::rename(&temporary, path).expect("rename");
+}
+
+fn upload(mb: i64) -> String {
+    format!("[flags.max_upload_mb]\nvalue = {mb}\n")
+}
+
+/// Waits up to 5 s for `condition`.
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(Instant::now() < deadline, "not within 5 s: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn replaced_ten_times_then_broken(options: WatchOptions, polled: bool) {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("overrides.toml");
+    std::fs::write(&path, upload(1)).expect("write");
+    let (registry, _) = build::<6>(FLAGS, &[("FLAGS_OVERRIDES", path.to_str().expect("UTF-8"))]);
+    assert_eq!(registry.int(UPLOAD), 1);
+    let watch = registry
+        .runtime()
+        .watch_overrides_with(options)
+        .expect("a file");
+    assert_eq!(watch.path(), path);
+    assert_eq!(watch.polling().is_some(), polled, "{:?}", watch.polling());
+
+    for mb in 2..=11 {
+        replace(&path, &upload(mb));
+    }
+    wait_until("the last content is read", || registry.int(UPLOAD) == 11);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(registry.int(UPLOAD), 11);
+    assert!(registry.runtime().report().is_clean());
+
+    // An invalid replacement is rejected whole, with file, line and reason.
+    let reloads = watch.reloads();
+    replace(
+        &path,
+        "[flags.checkout_flow]\nvalue = \"express\"\n[flags.max_upload_mb]\nvalue = \"lots\"\n",
+    );
+    wait_until("the invalid file is read", || watch.reloads() > reloads);
+    assert_eq!(registry.int(UPLOAD), 11, "the last good content stays");
+    assert_eq!(
+        registry.variant(FLOW),
+        0,
+        "nothing of the invalid file applies"
+    );
+    let report = watch.last_report().expect("a read");
+    assert_eq!(report, registry.runtime().report());
+    let [problem] = report.problems() else {
+        panic!("one problem: {report}");
+    };
+    let shown = format!("{}:4:9", path.display());
+    assert!(
+        problem.message().contains(&shown)
+            && problem.message().contains("must be an integer")
+            && problem
+                .message()
+                .ends_with("the source's last good values stay in force"),
+        "{problem}"
+    );
+
+    // Fixed again: followed again.
+    replace(&path, &upload(12));
+    wait_until("the fixed file is read", || registry.int(UPLOAD) == 12);
+    assert!(registry.runtime().report().is_clean());
+
+    // Dropped: no longer followed.
+    drop(watch);
+    replace(&path, &upload(13));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(registry.int(UPLOAD), 12);
+}
+
+#[test]
+fn a_watched_file_replaced_by_rename_ends_in_its_last_valid_content() {
+    let options = WatchOptions::default();
+    replaced_ten_times_then_broken(options, false);
+}
+
+#[test]
+fn a_polled_file_is_followed_too() {
+    let options = WatchOptions::default()
+        .polling()
+        .poll_interval(Duration::from_millis(20));
+    replaced_ten_times_then_broken(options, true);
+}
+
+#[test]
+fn watching_needs_an_overrides_file() {
+    let (registry, _) = build::<6>(FLAGS, &[]);
+    let error = registry.runtime().watch_overrides().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "no overrides file to watch: FLAGS_OVERRIDES is not set; set it to the file's path"
+    );
+}
+
+/// An application's own source: values it was handed, read without I/O.
+struct Handed(Arc<Mutex<Vec<(usize, Value)>>>);
+
+impl Source for Handed {
+    fn load(&self, catalog: &Catalog, _environment: Option<usize>, _vars: &dyn Vars) -> Loaded {
+        let mut layer = Layer::new(catalog.flags().len());
+        for (index, value) in self.0.lock().unwrap().iter() {
+            let origin = Origin::Store {
+                store: "admin".into(),
+                entry: format!("#{index}"),
+            };
+            layer.set(*index, value.clone(), origin);
+        }
+        Loaded::Values {
+            layer,
+            rejected: Vec::new(),
+        }
+    }
+}
+
+#[test]
+fn an_added_source_ranks_between_environment_variables_and_the_file() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("overrides.toml");
+    std::fs::write(
+        &path,
+        "[flags.max_upload_mb]\nvalue = 2\n[flags.sample_rate]\nvalue = 0.5\n",
+    )
+    .expect("write");
+    let (registry, _) = build::<6>(
+        FLAGS,
+        &[
+            ("FLAGS_OVERRIDES", path.to_str().expect("UTF-8")),
+            ("FLAGS_CHECKOUT_FLOW", "express"),
+        ],
+    );
+    let values = Arc::new(Mutex::new(vec![
+        (UPLOAD, Value::Int(3)),
+        (
+            FLOW,
+            Value::Variant {
+                index: 1,
+                name: "one_page".into(),
+            },
+        ),
+    ]));
+    let handle = registry.runtime().add_source(Handed(Arc::clone(&values)));
+    assert_eq!(registry.int(UPLOAD), 3, "above the file");
+    assert_eq!(registry.variant(FLOW), 2, "below environment variables");
+    assert_eq!(
+        registry.float(RATE),
+        0.5,
+        "the file where the source is silent"
+    );
+    assert_eq!(
+        *registry
+            .runtime()
+            .explain("max_upload_mb", None)
+            .unwrap()
+            .reason(),
+        Reason::Override {
+            origin: Origin::Store {
+                store: "admin".into(),
+                entry: format!("#{UPLOAD}")
+            }
+        }
+    );
+
+    // A value of the wrong type is reported and its last good value stays.
+    values.lock().unwrap()[0] = (UPLOAD, Value::Bool(true));
+    let report = handle.reload();
+    assert_eq!(registry.int(UPLOAD), 3);
+    assert_eq!(
+        report.problems(),
+        [Problem::new(
+            format!("admin, #{UPLOAD}"),
+            Some("max_upload_mb"),
+            "expected an integer, found `true`; keeping its previous value `3`"
+        )]
+    );
+
+    // Removed: what it set is gone.
+    handle.remove();
+    assert_eq!(registry.int(UPLOAD), 2);
+    assert!(registry.runtime().report().is_clean());
+}
+
+#[test]
+fn a_source_that_fails_keeps_its_last_good_values() {
+    struct Flaky(Arc<Mutex<Option<i64>>>);
+    impl Source for Flaky {
+        fn load(&self, catalog: &Catalog, _: Option<usize>, _: &dyn Vars) -> Loaded {
+            match *self.0.lock().unwrap() {
+                Some(mb) => {
+                    let mut layer = Layer::new(catalog.flags().len());
+                    layer
+                        .set_checked(catalog, "max_upload_mb", mb, Origin::Programmatic)
+                        .expect("an integer");
+                    Loaded::Values {
+                        layer,
+                        rejected: Vec::new(),
+                    }
+                }
+                None => Loaded::Failed(vec![Problem::new("flaky", None, "unreachable")]),
+            }
+        }
+    }
+    let (registry, _) = build::<6>(FLAGS, &[]);
+    let state = Arc::new(Mutex::new(Some(7)));
+    let handle = registry.runtime().add_source(Flaky(Arc::clone(&state)));
+    assert_eq!(registry.int(UPLOAD), 7);
+    *state.lock().unwrap() = None;
+    let report = handle.reload();
+    assert_eq!(registry.int(UPLOAD), 7);
+    assert_eq!(
+        report.problems()[0].to_string(),
+        "flaky: unreachable; the source's last good values stay in force"
+    );
+    // A full reload reads it too, and its problem stays until it reads well.
+    assert!(!registry.runtime().reload().is_clean());
+    *state.lock().unwrap() = Some(8);
+    assert!(handle.reload().is_clean());
+    assert_eq!(registry.int(UPLOAD), 8);
+}
