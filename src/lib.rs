@@ -122,10 +122,10 @@ pub use flags_runtime::{
     Environments, Evaluation, EvaluationContext, EvaluationCount, EvaluationCounter,
     EvaluationEvent, EvaluationListener, EvaluationReason, Feature, FeatureDisabled, Flag,
     FlagInfo, FlagType, InScope, InitError, Input, Layer, ListenerId, Loaded, Origin,
-    OverrideError, OverridesWatch, Problem, Reason, Report, Runtime, Scoped, SegmentError,
-    Setting, SharedContext, Snapshot, Source, SourceHandle, StubGuard, StubScope, TaskScope,
-    Timestamp, TypeError, UnknownVariant, Value, Vars, WatchError, WatchOptions, WithContext,
-    bucket, with_context, with_context_async,
+    OverrideError, OverridesWatch, Problem, Reason, Report, Runtime, Scoped, SegmentError, Setting,
+    SharedContext, Snapshot, Source, SourceHandle, StubGuard, StubScope, TaskScope, Timestamp,
+    TypeError, UnknownVariant, Value, Vars, WatchError, WatchOptions, WithContext, bucket,
+    with_context, with_context_async,
 };
 
 /// axum integration (feature `axum`): a layer that evaluates flags for each request's user,

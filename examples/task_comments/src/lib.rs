@@ -11,12 +11,16 @@
 //!   on the next request. `GET /admin/flag-counts` shows how often each flag served each
 //!   value.
 //!
+//! With a Redis store (`REDIS_URL`), segment changes go to the store, so that every process
+//! of the service follows them; without one, they change this process only.
+//!
 //! Users are identified by the `x-user-id` header (a stand-in for a session): `u-1` is
 //! staff (`ada@example.com`), `u-2` and `u-3` are customers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
@@ -26,6 +30,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use flags::axum::{FeatureGate, FlagsLayer};
+use flags::store::{RedisFollower, RedisStore};
 use flags::{EvaluationCounter, StubScope};
 use serde::{Deserialize, Serialize};
 
@@ -115,12 +120,78 @@ struct Inner {
     next_comment: AtomicU64,
     admin_token: Option<String>,
     evaluations: Arc<EvaluationCounter>,
+    store: Option<SharedStore>,
+}
+
+/// The fleet's Redis store: written by the admin endpoints, followed by this process.
+pub struct SharedStore {
+    url: String,
+    environment: String,
+    /// Connected on first use, and again after an error: the service starts, and keeps
+    /// serving, while Redis is down.
+    writer: Mutex<Option<RedisStore>>,
+    follower: RedisFollower,
+}
+
+impl SharedStore {
+    /// Writes to the store at `url` for `environment`; `follower` is this process following
+    /// the same store.
+    pub fn new(url: &str, environment: &str, follower: RedisFollower) -> Self {
+        Self {
+            url: url.to_owned(),
+            environment: environment.to_owned(),
+            writer: Mutex::new(None),
+            follower,
+        }
+    }
+
+    /// Applies a segment change to the store, then waits (up to a second) until this
+    /// process has read it back, so that the caller's next request sees it.
+    fn change_segment(&self, segment: &str, key: &str, add: bool) -> Result<(), String> {
+        let version = {
+            let mut writer = self
+                .writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let store = match writer.take() {
+                Some(store) => store,
+                None => {
+                    RedisStore::connect(&self.url, Flags::runtime().catalog(), &self.environment)
+                        .map_err(|error| error.to_string())?
+                }
+            };
+            let store = writer.insert(store);
+            let written = if add {
+                store.segment_add(segment, key)
+            } else {
+                store.segment_remove(segment, key)
+            };
+            match written {
+                Ok(version) => version,
+                Err(error) => {
+                    // Reconnect next time.
+                    *writer = None;
+                    return Err(error.to_string());
+                }
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while self.follower.status().version < version && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(())
+    }
 }
 
 impl AppState {
     /// A fresh store with three users and three tasks. Without `admin_token`, the admin
     /// endpoints refuse every call.
     pub fn new(admin_token: Option<String>) -> Self {
+        Self::with_store(admin_token, None)
+    }
+
+    /// Like [`AppState::new`]; segment changes go to `store` when there is one.
+    pub fn with_store(admin_token: Option<String>, store: Option<SharedStore>) -> Self {
         let user = |id: &str, email: &str, name: &str| {
             (
                 id.to_owned(),
@@ -152,6 +223,7 @@ impl AppState {
                 next_comment: AtomicU64::new(1),
                 admin_token: admin_token.filter(|token| !token.is_empty()),
                 evaluations,
+                store,
             }),
         }
     }
@@ -379,19 +451,48 @@ async fn delete_comment(
 
 async fn add_member(
     _: Admin,
+    State(state): State<AppState>,
     Path(segment): Path<String>,
     Json(member): Json<NewMember>,
 ) -> Response {
-    match Flags::runtime().add_to_segment(&segment, &member.key) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => (StatusCode::NOT_FOUND, format!("{error}\n")).into_response(),
-    }
+    change_segment(state, segment, member.key, true).await
 }
 
-async fn remove_member(_: Admin, Path((segment, key)): Path<(String, String)>) -> Response {
-    match Flags::runtime().remove_from_segment(&segment, &key) {
+async fn remove_member(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((segment, key)): Path<(String, String)>,
+) -> Response {
+    change_segment(state, segment, key, false).await
+}
+
+/// Adds `key` to (or removes it from) `segment`: in the shared store when there is one, for
+/// every process, else in this process.
+async fn change_segment(state: AppState, segment: String, key: String, add: bool) -> Response {
+    // An unknown segment is refused the same way with or without a store.
+    if let Err(error) = Flags::runtime().segment_keys(&segment) {
+        return (StatusCode::NOT_FOUND, format!("{error}\n")).into_response();
+    }
+    let changed = if state.inner.store.is_some() {
+        // Blocking network I/O: off the async workers.
+        tokio::task::spawn_blocking(move || match &state.inner.store {
+            Some(store) => store.change_segment(&segment, &key, add),
+            None => Ok(()),
+        })
+        .await
+        .unwrap_or_else(|error| Err(error.to_string()))
+    } else {
+        let runtime = Flags::runtime();
+        let result = if add {
+            runtime.add_to_segment(&segment, &key)
+        } else {
+            runtime.remove_from_segment(&segment, &key)
+        };
+        result.map_err(|error| error.to_string())
+    };
+    match changed {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => (StatusCode::NOT_FOUND, format!("{error}\n")).into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")).into_response(),
     }
 }
 

@@ -1,8 +1,12 @@
 //! The service as users meet it: the real binary started on an ephemeral port of 127.0.0.1,
 //! driven over HTTP.
 
+#[path = "../../../flags-runtime/tests/common/redis_server.rs"]
+mod redis_server;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -23,7 +27,13 @@ impl Service {
     /// Starts the binary in `environment`, with no flag setting from the shell running the
     /// tests, and reads the address it prints.
     fn start(environment: &str) -> Service {
+        Service::start_with(environment, &[])
+    }
+
+    /// Like [`Service::start`], with more environment variables.
+    fn start_with(environment: &str, vars: &[(&str, &str)]) -> Service {
         let mut command = Command::new(env!("CARGO_BIN_EXE_task_comments"));
+        command.env_remove("REDIS_URL").envs(vars.iter().copied());
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("FLAGS_") {
                 command.env_remove(&name);
@@ -258,4 +268,35 @@ async fn the_admin_webhook_needs_the_token_and_takes_effect_on_the_next_request(
     };
     assert!(count_of("true") > 0 && count_of("false") > 0, "{counts}");
     assert!(!counts.to_string().contains("u-"), "{counts}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_redis_store_the_webhook_reaches_every_process() {
+    let Some(redis) = redis_server::RedisServer::start("task_comments webhook through Redis")
+    else {
+        return;
+    };
+    let url = redis.url();
+    let first = Service::start_with("production", &[("REDIS_URL", &url)]);
+    let second = Service::start_with("production", &[("REDIS_URL", &url)]);
+    assert!(!first.has_comments(OUTSIDER).await);
+    assert!(!second.has_comments(OUTSIDER).await);
+
+    assert_eq!(
+        first.add_to_beta(Some(TOKEN), OUTSIDER).await,
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        first.has_comments(OUTSIDER).await,
+        "the process that wrote it, on the next request"
+    );
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !second.has_comments(OUTSIDER).await {
+        assert!(
+            Instant::now() < deadline,
+            "the other process never followed the store"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!second.has_comments(OTHER_OUTSIDER).await);
 }
