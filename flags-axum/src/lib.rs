@@ -11,15 +11,37 @@
 //! - [`FlagsLayer::with_stubs`] gives one server its own flag values, for tests that run
 //!   several servers at once.
 //!
-//! ```ignore
-//! let app = Router::new()
+//! ```
+//! use axum::{Router, http::request::Parts, routing::get};
+//! use flags::Context;
+//! use flags_axum::{Enabled, FeatureGate, FlagsLayer};
+//!
+//! flags::declare!("../flags.toml");
+//!
+//! /// The requesting user, here from a header (an application reads its session).
+//! fn user(parts: &Parts) -> Option<Context> {
+//!     let email = parts.headers.get("x-email")?.to_str().ok()?;
+//!     Some(Context::new(email).with("email", email))
+//! }
+//!
+//! async fn tasks() -> String {
+//!     // Evaluated for the requesting user.
+//!     let link = if Flags::product_tasks_103_comments() { " [Comments]" } else { "" };
+//!     format!("Write the release notes{link}")
+//! }
+//!
+//! async fn export(_: Enabled<NewFeatureEnabledFeature>) -> &'static str {
+//!     "one handler, gated by an extractor"
+//! }
+//!
+//! let comments = Router::new()
+//!     .route("/tasks/{task}/comments", get(|| async { "comments" }))
+//!     .layer(FeatureGate::new::<ProductTasks103CommentsFeature>()); // 404 while off
+//! let app: Router = Router::new()
 //!     .route("/tasks", get(tasks))
-//!     .merge(
-//!         Router::new()
-//!             .route("/tasks/{id}/comments", get(comments_page))
-//!             .layer(FeatureGate::new::<ProductTasks103CommentsFeature>()),
-//!     )
-//!     .layer(FlagsLayer::from_extractor::<CurrentUser>(Flags::runtime()));
+//!     .route("/export", get(export))
+//!     .merge(comments)
+//!     .layer(FlagsLayer::from_fn(Flags::runtime(), user));
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -120,11 +142,16 @@ impl<U: Clone> Clone for FlagsLayer<U> {
 impl FlagsLayer<()> {
     /// The context of each request is `user(&parts)` (`None`: anonymous).
     ///
-    /// ```ignore
-    /// FlagsLayer::from_fn(Flags::runtime(), |parts: &Parts| {
+    /// ```
+    /// # use axum::http::request::Parts;
+    /// # use flags::Context;
+    /// # use flags_axum::FlagsLayer;
+    /// # flags::declare!("../flags.toml");
+    /// let layer = FlagsLayer::from_fn(Flags::runtime(), |parts: &Parts| {
     ///     let email = parts.headers.get("x-email")?.to_str().ok()?;
     ///     Some(Context::new(email).with("email", email))
-    /// })
+    /// });
+    /// # let _: axum::Router = axum::Router::new().layer(layer);
     /// ```
     pub fn from_fn<F, C>(runtime: &'static Runtime, user: F) -> FlagsLayer<FromFn<F>>
     where
@@ -359,8 +386,13 @@ where
 /// An extractor that lets a handler run only while feature `F` is on; otherwise the
 /// request is answered 404 ([`FeatureDisabled`]).
 ///
-/// ```ignore
-/// async fn export(_: Enabled<ExportFeature>, user: CurrentUser) -> impl IntoResponse { .. }
+/// ```
+/// # use flags_axum::Enabled;
+/// # flags::declare!("../flags.toml");
+/// async fn checkout(_: Enabled<NewFeatureEnabledFeature>) -> &'static str {
+///     "the redesigned checkout"
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/checkout", axum::routing::get(checkout));
 /// ```
 pub struct Enabled<F>(PhantomData<fn() -> F>);
 
