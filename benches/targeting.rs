@@ -59,6 +59,15 @@ fn targeting(c: &mut Criterion) {
     group.bench_function("rule email ends_with, not matching", |b| {
         b.iter(|| black_box(Flags::internal_enabled_for(black_box(&outsider))))
     });
+    // As in a web request: the user is the scope's context, the configuration is held.
+    let request = flags::TaskScope::new()
+        .with_context(flags::Context::new("u-1").with("email", "ada@example.com"))
+        .with_configuration_of(Flags::runtime());
+    request.run(|| {
+        group.bench_function("same rule inside a request's task scope", |b| {
+            b.iter(|| black_box(Flags::internal_enabled()))
+        });
+    });
 
     let mut next = 0;
     group.bench_function("baseline: hand-written match, 25% rollout", |b| {

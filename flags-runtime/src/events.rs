@@ -186,6 +186,14 @@ impl Listeners {
             .unwrap_or_default()
     }
 
+    /// Whether an evaluation has anyone to be reported to: a listener, or a `tracing`
+    /// subscriber that may want debug events (two relaxed loads; the callsite's own filter
+    /// decides after that).
+    #[inline]
+    pub(crate) fn wanted(&self) -> bool {
+        self.any() || tracing::level_enabled!(tracing::Level::DEBUG)
+    }
+
     /// Reports `event` as a `tracing` event, and to every listener.
     pub(crate) fn report(&self, event: &EvaluationEvent<'_>) {
         trace_event(event);

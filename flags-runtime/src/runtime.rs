@@ -624,23 +624,25 @@ impl Runtime {
     /// is still current. Re-entrant use (a context whose attributes read flags) and use while
     /// the thread is exiting fall back to the shared load.
     fn with_current<R>(&'static self, read: impl FnOnce(&Resolution) -> R) -> R {
-        scope::with_held(self, |held| match held {
-            Some(resolution) => read(resolution),
-            None => self.with_latest(read),
-        })
-    }
-
-    /// Like [`Runtime::with_current`], ignoring configurations kept by task scopes.
-    fn with_latest<R>(&'static self, read: impl FnOnce(&Resolution) -> R) -> R {
         let state = self.state();
-        let generation = state.generation.load(Ordering::Acquire);
+        // A configuration held by this thread's task scope comes first.
+        let held = if scope::none_in_this_thread() {
+            None
+        } else {
+            scope::held_generation(self)
+        };
+        let generation = held.unwrap_or_else(|| state.generation.load(Ordering::Acquire));
         let me = std::ptr::from_ref(self).addr();
+        // The thread's cache is moved in and out, never cloned: evaluations in request
+        // threads touch no shared reference count while the configuration stays the same.
         let resolution = LAST_USED
             .try_with(Cell::take)
             .ok()
             .flatten()
             .filter(|(runtime, kept)| *runtime == me && kept.generation == generation)
-            .map_or_else(|| state.current.load_full(), |(_, kept)| kept);
+            .map(|(_, kept)| kept)
+            .or_else(|| held.and_then(|_| scope::held(self)))
+            .unwrap_or_else(|| state.current.load_full());
         let result = read(&resolution);
         let _ = LAST_USED.try_with(|cell| cell.set(Some((me, resolution))));
         result
@@ -694,6 +696,7 @@ impl Runtime {
     }
 
     /// Tells listeners (and `tracing`) of one evaluation of flag `index`.
+    #[inline]
     pub(crate) fn report_evaluation(
         &self,
         index: usize,
@@ -701,6 +704,9 @@ impl Runtime {
         why: &Why<'_>,
         generation: u64,
     ) {
+        if !self.listeners.wanted() {
+            return;
+        }
         let flag = self.descriptor.flags.get(index).map_or("", |flag| flag.key);
         self.listeners.report(&EvaluationEvent {
             flag,

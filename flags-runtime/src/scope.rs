@@ -74,6 +74,18 @@ pub(crate) fn with_held<R>(
     })
 }
 
+/// The configuration this thread's innermost scope holds for `runtime`, if any.
+#[cold]
+pub(crate) fn held(runtime: &Runtime) -> Option<Arc<Resolution>> {
+    with_held(runtime, |held| held.cloned())
+}
+
+/// The generation of the configuration this thread's innermost scope holds for `runtime`.
+#[inline(never)]
+pub(crate) fn held_generation(runtime: &Runtime) -> Option<u64> {
+    with_held(runtime, |held| held.map(|resolution| resolution.generation))
+}
+
 /// Everything flag checks inside one task see: an evaluation context, the configuration of
 /// each runtime as it was when the scope was made, and stubs. Cheap to clone.
 ///
