@@ -85,7 +85,7 @@ async fn main() -> ExitCode {
     };
     let state = AppState::with_store(admin_token, store);
     // For GET /admin/flag-counts. A listener sends every check through the evaluation path
-    // (~90 ns rather than ~0.6 ns): a fair price here, measured in BENCHMARKS.md.
+    // (~80 ns rather than ~0.6 ns): a fair price here, measured in BENCHMARKS.md.
     state.count_evaluations();
     println!("task_comments listening on http://{address} (environment: {environment})");
     // Tests read the line above to find the port: make sure it is out.
