@@ -325,8 +325,7 @@ impl Runtime {
     /// that configuration.
     pub fn snapshot(&'static self) -> Snapshot {
         let state = self.state();
-        let resolution = scope::with_held(self, |held| held.cloned())
-            .unwrap_or_else(|| state.current.load_full());
+        let resolution = scope::held(self).unwrap_or_else(|| state.current.load_full());
         Snapshot {
             runtime: self,
             resolution,

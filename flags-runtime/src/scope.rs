@@ -55,10 +55,7 @@ impl Drop for Held {
 
 /// Calls `read` with the configuration this thread's innermost scope holds for `runtime`,
 /// if any. Borrowed, not cloned, so that no shared count is touched per evaluation.
-pub(crate) fn with_held<R>(
-    runtime: &Runtime,
-    read: impl FnOnce(Option<&Arc<Resolution>>) -> R,
-) -> R {
+fn with_held<R>(runtime: &Runtime, read: impl FnOnce(Option<&Arc<Resolution>>) -> R) -> R {
     if none_in_this_thread() || HELD.try_with(|_| ()).is_err() {
         return read(None);
     }
