@@ -37,7 +37,7 @@ mod targeting;
 mod value;
 
 pub use catalog::{Catalog, Date, Environments, Flag, OverrideSettings};
-pub use diagnostic::Diagnostic;
+pub use diagnostic::{Diagnostic, SNIPPET_WIDTH};
 pub use lints::{DEFAULT_BOOL_SUFFIX, Lint, LintLevel, Lints};
 pub use overrides::{ALL_ENVIRONMENTS_KEY, OverrideEntry, OverridesFile, parse_overrides};
 pub use parse::{FLAG_KEYS, Parsed, parse};

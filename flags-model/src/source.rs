@@ -1,7 +1,5 @@
 //! The text of a file being read, and positions in it.
 
-use std::ops::Range;
-
 /// A file's display name and text, so positions can be shown as `name:line:column`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceFile {
@@ -70,22 +68,8 @@ impl SourceFile {
         text.strip_suffix('\r').unwrap_or(text)
     }
 
-    /// The byte range of the line holding `offset`, without its line ending.
-    pub(crate) fn line_range(&self, offset: usize) -> Range<usize> {
-        let offset = self.floor_boundary(offset);
-        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let end = self.text[offset..]
-            .find('\n')
-            .map_or(self.text.len(), |i| offset + i);
-        let end = if self.text[start..end].ends_with('\r') {
-            end - 1
-        } else {
-            end
-        };
-        start..end
-    }
-
-    fn floor_boundary(&self, offset: usize) -> usize {
+    /// `offset` clamped to the text and moved back to a character boundary.
+    pub(crate) fn floor_boundary(&self, offset: usize) -> usize {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
@@ -106,7 +90,6 @@ mod tests {
         assert_eq!(file.location(x), Location { line: 2, column: 6 });
         assert_eq!(file.line_text(2), "bé = \"x\"");
         assert_eq!(file.location(10_000), Location { line: 3, column: 6 });
-        assert_eq!(&file.text()[file.line_range(x)], "bé = \"x\"");
         assert_eq!(file.line_text(1), "a = 1");
         assert_eq!(file.line_text(3), "c = 2");
         assert_eq!(file.line_text(4), "");
