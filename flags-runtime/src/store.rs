@@ -155,6 +155,34 @@ pub struct StoredOverride {
     pub setting: Result<Setting, String>,
 }
 
+impl StoredOverride {
+    /// Reads one field of the overrides hash as every follower reads it: the field is the
+    /// flag's key, the value the flag's table as an overrides file writes it. Never fails:
+    /// an entry that cannot be used (not UTF-8, an undeclared flag, invalid TOML, a value
+    /// of the wrong type, nothing for `environment`) has the reason in `setting`.
+    pub fn read(catalog: &Catalog, environment: usize, field: &[u8], value: &[u8]) -> Self {
+        let (flag, text) = decode_entry(field.to_vec(), value.to_vec());
+        Self::checked(catalog, environment, flag, text)
+    }
+
+    fn checked(
+        catalog: &Catalog,
+        environment: usize,
+        flag: String,
+        text: Result<String, String>,
+    ) -> Self {
+        let setting = text
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|text| read_entry(catalog, environment, &flag, text));
+        StoredOverride {
+            text: text.unwrap_or_default(),
+            flag,
+            setting,
+        }
+    }
+}
+
 /// One segment's memberships as the store holds them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoredSegment {
@@ -452,6 +480,14 @@ fn read_entry(
     }
 }
 
+/// A field of the overrides hash and its value as text; a value that is not UTF-8 is kept
+/// as the reason it cannot be read.
+fn decode_entry(field: Vec<u8>, value: Vec<u8>) -> (String, Result<String, String>) {
+    let field = String::from_utf8_lossy(&field).into_owned();
+    let value = String::from_utf8(value).map_err(|_| "it is not UTF-8 text".to_owned());
+    (field, value)
+}
+
 /// What one read of the store returned, as Redis gave it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Fetched {
@@ -482,11 +518,7 @@ fn fetch(
         Vec::<(Vec<u8>, Vec<u8>)>::from_redis_value(next())
             .map_err(parse_error)?
             .into_iter()
-            .map(|(field, text)| {
-                let field = String::from_utf8_lossy(&field).into_owned();
-                let text = String::from_utf8(text).map_err(|_| "it is not UTF-8 text".to_owned());
-                (field, text)
-            })
+            .map(|(field, text)| decode_entry(field, text))
             .collect();
     overrides.sort_by(|a, b| a.0.cmp(&b.0));
     let mut segments = Vec::with_capacity(catalog.segments().len());
@@ -511,13 +543,8 @@ impl Fetched {
             overrides: self
                 .overrides
                 .iter()
-                .map(|(flag, text)| StoredOverride {
-                    flag: flag.clone(),
-                    text: text.clone().unwrap_or_default(),
-                    setting: text
-                        .as_ref()
-                        .map_err(Clone::clone)
-                        .and_then(|text| read_entry(catalog, environment, flag, text)),
+                .map(|(flag, text)| {
+                    StoredOverride::checked(catalog, environment, flag.clone(), text.clone())
                 })
                 .collect(),
             segments: catalog
