@@ -1,11 +1,12 @@
 //! The validated contents of `flags.toml`.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
 use crate::lints::Lints;
 use crate::naming;
-use crate::targeting::{Requirement, Segment, Setting};
+use crate::targeting::{Requirement, Rollout, Segment, Setting};
 use crate::value::{FlagType, Value};
 
 /// Everything `flags.toml` declares, validated: environments, override settings and flags
@@ -18,6 +19,38 @@ pub struct Catalog {
     pub(crate) lints: Lints,
     pub(crate) segments: Vec<Segment>,
     pub(crate) flags: Vec<Flag>,
+    /// Flag indexes by key and by accessor, and segment indexes by name: a lookup costs the
+    /// same in a file of ten flags and in one of ten thousand.
+    pub(crate) index: Index,
+}
+
+/// Where each name is in a [`Catalog`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Index {
+    keys: HashMap<String, usize>,
+    accessors: HashMap<String, usize>,
+    segments: HashMap<String, usize>,
+}
+
+impl Index {
+    pub(crate) fn of(flags: &[Flag], segments: &[Segment]) -> Self {
+        let mut index = Index::default();
+        // The first of two equal names wins, as a search in file order would find it.
+        for (position, flag) in flags.iter().enumerate() {
+            index.keys.entry(flag.key.clone()).or_insert(position);
+            index
+                .accessors
+                .entry(flag.accessor.clone())
+                .or_insert(position);
+        }
+        for (position, segment) in segments.iter().enumerate() {
+            index
+                .segments
+                .entry(segment.name.clone())
+                .or_insert(position);
+        }
+        index
+    }
 }
 
 /// The `[environments]` table.
@@ -27,6 +60,11 @@ pub struct Environments {
     pub(crate) variable: String,
     pub(crate) default: Option<usize>,
 }
+
+/// The variable that names the Redis store a process follows and the `flags` command writes
+/// (`redis://host:6379`). It starts with the default override prefix, so no flag may take
+/// it, and it is never reported as a variable that overrides no flag.
+pub const REDIS_URL_VARIABLE: &str = "FLAGS_REDIS_URL";
 
 /// The `[overrides]` table: how a running process can change flag values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,25 +130,19 @@ impl Catalog {
 
     /// A segment by name, with its index.
     pub fn segment(&self, name: &str) -> Option<(usize, &Segment)> {
-        self.segments
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.name == name)
+        let index = *self.index.segments.get(name)?;
+        Some((index, self.segments.get(index)?))
     }
 
     /// A flag by its key (`product-TASKS-103-comments`) or its accessor name
     /// (`product_tasks_103_comments`), with its index.
     pub fn find(&self, name: &str) -> Option<(usize, &Flag)> {
-        self.flags
-            .iter()
-            .enumerate()
-            .find(|(_, f)| f.key == name)
-            .or_else(|| {
-                self.flags
-                    .iter()
-                    .enumerate()
-                    .find(|(_, f)| f.accessor == name)
-            })
+        let index = self
+            .index
+            .keys
+            .get(name)
+            .or_else(|| self.index.accessors.get(name))?;
+        Some((*index, self.flags.get(*index)?))
     }
 
     /// The flag key closest to a misspelt `name`.
@@ -229,6 +261,21 @@ impl Flag {
             .and_then(|e| self.environment_setting(e))
             .cloned()
             .unwrap_or_else(|| Setting::Value(self.default.clone()))
+    }
+
+    /// The flag's own rollout in `environment` (see [`Setting::rollout`]), else its first
+    /// in any environment: the `group` and `bucket_by` that a rollout in an overrides file
+    /// or the store keeps when it sets neither, so that ramping up re-buckets nobody.
+    pub fn rollout_in(&self, environment: Option<usize>) -> Option<&Rollout> {
+        environment
+            .and_then(|e| self.environment_setting(e))
+            .and_then(Setting::rollout)
+            .or_else(|| {
+                self.environments
+                    .iter()
+                    .flatten()
+                    .find_map(Setting::rollout)
+            })
     }
 
     /// The flags that must have given values for this one to be evaluated.

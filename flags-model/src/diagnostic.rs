@@ -11,6 +11,7 @@ pub struct Diagnostic {
     message: String,
     span: Option<Range<usize>>,
     help: Option<String>,
+    flag: Option<String>,
 }
 
 impl Diagnostic {
@@ -20,6 +21,7 @@ impl Diagnostic {
             message: message.into(),
             span: Some(span),
             help: None,
+            flag: None,
         }
     }
 
@@ -29,6 +31,7 @@ impl Diagnostic {
             message: message.into(),
             span: None,
             help: None,
+            flag: None,
         }
     }
 
@@ -44,6 +47,23 @@ impl Diagnostic {
             Some(help) => self.with_help(help),
             None => self,
         }
+    }
+
+    /// Says which flag the problem is about (its key, or the name written for an unknown one).
+    pub fn with_flag(mut self, flag: impl Into<String>) -> Self {
+        self.flag = Some(flag.into());
+        self
+    }
+
+    pub(crate) fn set_flag_if_unset(&mut self, flag: &str) {
+        if self.flag.is_none() {
+            self.flag = Some(flag.to_owned());
+        }
+    }
+
+    /// The flag the problem is about, when it is about one.
+    pub fn flag(&self) -> Option<&str> {
+        self.flag.as_deref()
     }
 
     /// What is wrong.

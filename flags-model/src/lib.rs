@@ -28,6 +28,7 @@
 
 mod catalog;
 mod diagnostic;
+pub mod file;
 mod lints;
 pub mod naming;
 mod overrides;
@@ -36,11 +37,11 @@ mod source;
 mod targeting;
 mod value;
 
-pub use catalog::{Catalog, Date, Environments, Flag, OverrideSettings};
+pub use catalog::{Catalog, Date, Environments, Flag, OverrideSettings, REDIS_URL_VARIABLE};
 pub use diagnostic::{Diagnostic, SNIPPET_WIDTH};
 pub use lints::{DEFAULT_BOOL_SUFFIX, Lint, LintLevel, Lints};
 pub use overrides::{ALL_ENVIRONMENTS_KEY, OverrideEntry, OverridesFile, parse_overrides};
-pub use parse::{FLAG_KEYS, Parsed, parse};
+pub use parse::{FLAG_KEYS, MAX_DIAGNOSTICS, MAX_REQUIREMENT_DEPTH, Parsed, parse};
 pub use source::{Location, SourceFile};
 pub use targeting::{
     Condition, Op, Operand, Requirement, Rollout, Rule, Segment, Serve, Setting, Split, Targeting,

@@ -77,30 +77,56 @@ fn rust_name(original: &str, converted: &str) -> Result<String, String> {
     Ok(converted.to_owned())
 }
 
+/// Names longer than this get no suggestion and are never suggested: the distance costs the
+/// product of the two lengths, and no typo of a real name is that long.
+pub const MAX_SUGGESTED_LEN: usize = 100;
+
 /// The candidate closest to `input`, if it is close enough to be a likely typo.
 ///
 /// Uses optimal string alignment distance (Levenshtein plus transpositions), so `nmae`
 /// suggests `name`; Jaro-Winkler is avoided because flag names share long prefixes. An
 /// abbreviation of three or more characters (`prod`) suggests the name it starts.
+///
+/// The cost is bounded: a candidate whose length alone puts it too far is skipped without
+/// computing a distance, and names longer than [`MAX_SUGGESTED_LEN`] are not compared.
 pub fn suggest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let input_length = input.chars().count();
+    if input_length > MAX_SUGGESTED_LEN {
+        return None;
+    }
     let input = input.to_lowercase();
-    candidates
-        .into_iter()
-        .filter_map(|candidate| {
-            let lower = candidate.to_lowercase();
-            let distance = strsim::osa_distance(&input, &lower);
-            let allowed = (lower.chars().count().max(input.chars().count()) / 3).max(1);
-            if distance <= allowed {
-                Some((distance, candidate))
-            } else if input.chars().count() >= 3 && lower.starts_with(&input) {
-                // Rank abbreviations after every real typo match.
-                Some((usize::MAX, candidate))
-            } else {
-                None
-            }
-        })
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
+    let mut best: Option<(usize, &'a str)> = None;
+    for candidate in candidates {
+        let length = candidate.chars().count();
+        if length > MAX_SUGGESTED_LEN {
+            continue;
+        }
+        let allowed = (length.max(input_length) / 3).max(1);
+        // The distance is at least the difference in length.
+        let close_enough = length.abs_diff(input_length) <= allowed;
+        let abbreviation = input_length >= 3 && length > input_length;
+        if !close_enough && !abbreviation {
+            continue;
+        }
+        let lower = candidate.to_lowercase();
+        let distance = if close_enough {
+            strsim::osa_distance(&input, &lower)
+        } else {
+            usize::MAX
+        };
+        let rank = if distance <= allowed {
+            distance
+        } else if abbreviation && lower.starts_with(&input) {
+            // Ranked after every real typo match.
+            usize::MAX
+        } else {
+            continue;
+        };
+        if best.is_none_or(|(best_rank, _)| rank < best_rank) {
+            best = Some((rank, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate)
 }
 
 /// `; did you mean `x`?` when there is a close candidate, else nothing.
@@ -108,6 +134,41 @@ pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a st
     suggest(input, candidates)
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default()
+}
+
+/// The most names a message lists; the others are counted.
+pub const MAX_LISTED: usize = 10;
+
+/// `a, b, c`: at most [`MAX_LISTED`] names, then `and 12 more`, so that a message stays
+/// short however many flags, environments or variants a file declares.
+pub fn list<T: std::fmt::Display>(names: impl IntoIterator<Item = T>) -> String {
+    use std::fmt::Write as _;
+    let mut shown = String::new();
+    let mut more = 0usize;
+    for (position, name) in names.into_iter().enumerate() {
+        if position < MAX_LISTED {
+            let separator = if position > 0 { ", " } else { "" };
+            let _ = write!(shown, "{separator}{name}");
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        let _ = write!(shown, " and {more} more");
+    }
+    shown
+}
+
+/// The most characters of an input a message repeats.
+pub const MAX_EXCERPT: usize = 80;
+
+/// `text` as a message repeats it: whole when short, else its first [`MAX_EXCERPT`]
+/// characters and `…`.
+pub fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_EXCERPT) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +244,31 @@ mod tests {
         assert_eq!(
             did_you_mean("descrption", ["description"]),
             "; did you mean `description`?"
+        );
+    }
+
+    #[test]
+    fn lists_and_excerpts_are_bounded() {
+        let names: Vec<String> = (0..25).map(|i| format!("n{i}")).collect();
+        let listed = list(names.iter().map(String::as_str));
+        assert!(listed.starts_with("n0, n1,"), "{listed}");
+        assert!(listed.ends_with("n9 and 15 more"), "{listed}");
+        assert_eq!(list(["a", "b"]), "a, b");
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(1000);
+        assert_eq!(excerpt(&long).chars().count(), MAX_EXCERPT + 1);
+    }
+
+    #[test]
+    fn suggesting_among_many_long_names_stays_cheap() {
+        let names: Vec<String> = (0..10_000)
+            .map(|i| format!("flag_{i:05}_enabled"))
+            .collect();
+        let huge = "x".repeat(100_000);
+        assert_eq!(suggest(&huge, names.iter().map(String::as_str)), None);
+        assert_eq!(
+            suggest("flag_00042_enabld", names.iter().map(String::as_str)),
+            Some("flag_00042_enabled")
         );
     }
 }

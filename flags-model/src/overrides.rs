@@ -14,13 +14,14 @@
 //! keys = ["u-123"]
 //! ```
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use toml::de::DeTable;
 
 use crate::catalog::Catalog;
 use crate::diagnostic::Diagnostic;
-use crate::naming::did_you_mean;
+use crate::naming::{self, did_you_mean};
 use crate::parse::{FLAG_KEYS, Reader};
 use crate::source::SourceFile;
 use crate::targeting::{Segment, Setting, SettingContext};
@@ -33,6 +34,7 @@ pub const ALL_ENVIRONMENTS_KEY: &str = "value";
 pub struct OverridesFile {
     entries: Vec<OverrideEntry>,
     segments: Vec<(usize, Segment)>,
+    skipped: Vec<Diagnostic>,
 }
 
 /// One override in an overrides file.
@@ -65,14 +67,41 @@ impl OverridesFile {
             .or_else(|| for_flag().find(|e| e.environment.is_none()))
     }
 
+    /// The override in force in `environment` for each flag the file overrides there, in one
+    /// pass over the file (what [`OverridesFile::setting_for`] gives for each flag).
+    pub fn settings_in(&self, environment: Option<usize>) -> Vec<&OverrideEntry> {
+        let mut chosen: HashMap<usize, &OverrideEntry> = HashMap::new();
+        for entry in &self.entries {
+            let own = entry.environment.is_some() && entry.environment == environment;
+            if own {
+                chosen.insert(entry.flag, entry);
+            } else if entry.environment.is_none() {
+                chosen.entry(entry.flag).or_insert(entry);
+            }
+        }
+        let mut settings: Vec<&OverrideEntry> = chosen.into_values().collect();
+        settings.sort_by_key(|entry| entry.flag);
+        settings
+    }
+
     /// Segments this file redefines, by their index in the catalog.
     pub fn segments(&self) -> &[(usize, Segment)] {
         &self.segments
     }
+
+    /// Tables for flags or segments that `flags.toml` does not declare (left over after a
+    /// flag was removed, or misspelt): skipped, so that they never void the rest of the file,
+    /// and reported here, each naming the flag or segment as written.
+    pub fn skipped(&self) -> &[Diagnostic] {
+        &self.skipped
+    }
 }
 
-/// Reads an overrides file against the flags and segments it may override. Any problem
-/// rejects the whole file, so that a half-valid file never half-applies.
+/// Reads an overrides file against the flags and segments it may override.
+///
+/// A table for a flag or segment that `flags.toml` does not declare is skipped and listed in
+/// [`OverridesFile::skipped`]. Any other problem (a wrong value for a declared flag, invalid
+/// TOML) rejects the whole file, so that a half-valid file never half-applies.
 pub fn parse_overrides(
     catalog: &Catalog,
     file: &SourceFile,
@@ -87,26 +116,32 @@ pub fn parse_overrides(
         }
     };
     let mut reader = Reader::default();
+    let mut skipped = Reader::default();
     let mut overrides = OverridesFile::default();
     let segment_names: Vec<String> = catalog.segments().iter().map(|s| s.name.clone()).collect();
     reader.reject_unknown_keys(root.get_ref(), &["flags", "segments"], "an overrides file");
     if let Some((_, flags)) = root.get_ref().get_key_value("flags") {
         if let Some(flags) = reader.table(flags, "`flags`", "[flags.<name>] tables") {
             // A flag may be named by key or by accessor; it must still appear once.
-            let mut seen: Vec<(usize, usize)> = Vec::new();
+            let mut seen: HashMap<usize, usize> = HashMap::new();
             for (key, value) in flags {
                 let name = key.get_ref().as_ref();
                 let Some((index, flag)) = catalog.find(name) else {
-                    reader.error(Diagnostic::new(
-                        catalog.unknown_flag_message(name),
-                        key.span(),
-                    ));
+                    skipped.error_with(|| {
+                        Diagnostic::new(
+                            format!(
+                                "{}; its table is skipped",
+                                catalog.unknown_flag_message(name)
+                            ),
+                            key.span(),
+                        )
+                        .with_help("remove the table, or declare the flag in flags.toml")
+                        .with_flag(name)
+                    });
                     continue;
                 };
                 let line = file.location(key.span().start).line;
-                if let Some((_, first_line)) =
-                    seen.iter().find(|(seen_index, _)| *seen_index == index)
-                {
+                if let Some(first_line) = seen.get(&index) {
                     reader.error(
                         Diagnostic::new(
                             format!(
@@ -115,27 +150,29 @@ pub fn parse_overrides(
                             ),
                             key.span(),
                         )
-                        .with_help("keep one table for it"),
+                        .with_help("keep one table for it")
+                        .with_flag(flag.key()),
                     );
                     continue;
                 }
-                seen.push((index, line));
-                let Some(table) = reader.table(
+                seen.insert(index, line);
+                let since = reader.errors();
+                if let Some(table) = reader.table(
                     value,
                     &format!("flag `{name}`"),
                     &format!("a table: [flags.{name}]"),
-                ) else {
-                    continue;
-                };
-                read_flag(
-                    catalog,
-                    file,
-                    index,
-                    table,
-                    &segment_names,
-                    &mut reader,
-                    &mut overrides,
-                );
+                ) {
+                    read_flag(
+                        catalog,
+                        file,
+                        index,
+                        table,
+                        &segment_names,
+                        &mut reader,
+                        &mut overrides,
+                    );
+                }
+                reader.about_flag(since, flag.key());
             }
         }
     }
@@ -144,13 +181,16 @@ pub fn parse_overrides(
             for (key, value) in segments {
                 let name = key.get_ref().as_ref();
                 let Some((index, _)) = catalog.segment(name) else {
-                    let message = format!(
-                        "unknown segment `{name}`{}",
-                        did_you_mean(name, segment_names.iter().map(String::as_str))
-                    );
-                    reader.error(Diagnostic::new(message, key.span()).with_help(
-                        "an overrides file can redefine the segments flags.toml declares",
-                    ));
+                    skipped.error_with(|| {
+                        let names = segment_names.iter().map(String::as_str);
+                        let message = format!(
+                            "unknown segment `{name}`{}; its table is skipped",
+                            did_you_mean(name, names)
+                        );
+                        Diagnostic::new(message, key.span()).with_help(
+                            "an overrides file can redefine the segments flags.toml declares",
+                        )
+                    });
                     continue;
                 };
                 if let Some(segment) = reader.segment(key, value, false) {
@@ -159,10 +199,11 @@ pub fn parse_overrides(
             }
         }
     }
-    if reader.diagnostics.is_empty() {
+    if reader.errors() == 0 {
+        overrides.skipped = skipped.finish();
         Ok(overrides)
     } else {
-        Err(reader.diagnostics)
+        Err(reader.finish())
     }
 }
 
@@ -180,13 +221,6 @@ fn read_flag(
     let known: Vec<&str> = std::iter::once(ALL_ENVIRONMENTS_KEY)
         .chain(environments.names().iter().map(String::as_str))
         .collect();
-    let cx = SettingContext {
-        flag: flag.key(),
-        flag_type: flag.flag_type(),
-        default: flag.default(),
-        segments,
-        file,
-    };
     for (key, value) in table {
         let key_name = key.get_ref().as_ref();
         let environment = if key_name == ALL_ENVIRONMENTS_KEY {
@@ -205,9 +239,17 @@ fn read_flag(
             };
             reader.error(Diagnostic::new(message, key.span()).with_help(format!(
                 "an override sets `value` (every environment) or an environment: {}",
-                environments.names().join(", ")
+                naming::list(environments.names().iter().map(String::as_str))
             )));
             continue;
+        };
+        let cx = SettingContext {
+            flag: flag.key(),
+            flag_type: flag.flag_type(),
+            default: flag.default(),
+            segments,
+            file,
+            bucketing: flag.rollout_in(environment),
         };
         if let Some(setting) = reader.setting(key_name, value, &cx) {
             overrides.entries.push(OverrideEntry {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use crate::catalog::{Catalog, Date, Environments, Flag, OverrideSettings};
+use crate::catalog::{Catalog, Date, Environments, Flag, Index, OverrideSettings};
 use crate::diagnostic::Diagnostic;
 use crate::naming::{self, did_you_mean};
 use crate::source::SourceFile;
@@ -56,6 +56,9 @@ impl Catalog {
 }
 
 /// Reads `flags.toml`, keeping going after problems.
+///
+/// At most [`MAX_DIAGNOSTICS`] problems are returned, the last of them saying how many more
+/// there are, so that the output stays readable and bounded whatever the file holds.
 pub fn parse(file: &SourceFile) -> Parsed {
     let (root, syntax_errors) = DeTable::parse_recoverable(file.text());
     let mut reader = Reader::default();
@@ -65,31 +68,85 @@ pub fn parse(file: &SourceFile) -> Parsed {
             error.span().unwrap_or(0..0),
         ));
     }
-    let catalog = reader.catalog(file, root.get_ref());
-    let mut diagnostics = reader.diagnostics;
-    if !syntax_errors.is_empty() {
+    let catalog = if syntax_errors.is_empty() {
+        reader.catalog(file, root.get_ref())
+    } else {
         // After a syntax error the recovered table is a guess; checking it would report
-        // problems that are only echoes of the syntax error.
-        diagnostics.truncate(syntax_errors.len());
-    }
-    diagnostics.sort_by_key(|d| d.span().map_or(0, |s| s.start));
+        // problems that are only echoes of the syntax error. The catalog still lets a code
+        // generator keep going.
+        Reader::default().catalog(file, root.get_ref())
+    };
     Parsed {
         catalog,
-        diagnostics,
+        diagnostics: reader.finish(),
     }
 }
 
-/// Collects diagnostics while reading tables.
+/// The most problems reported for one file; the last one reported then says how many more
+/// there are.
+pub const MAX_DIAGNOSTICS: usize = 50;
+
+/// Collects diagnostics while reading tables: the first [`MAX_DIAGNOSTICS`], and a count of
+/// the others.
 #[derive(Default)]
 pub(crate) struct Reader {
-    pub(crate) diagnostics: Vec<Diagnostic>,
+    diagnostics: Vec<Diagnostic>,
+    /// Every error reported, kept or not: what "did this part have errors" is decided on.
+    total: usize,
 }
 
 type Entry<'a, 'i> = (&'a Spanned<DeString<'i>>, &'a Spanned<DeValue<'i>>);
 
 impl Reader {
     pub(crate) fn error(&mut self, diagnostic: Diagnostic) {
-        self.diagnostics.push(diagnostic);
+        self.total += 1;
+        if self.diagnostics.len() < MAX_DIAGNOSTICS {
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    /// Reports the error `make` builds, building it only when it will be kept.
+    pub(crate) fn error_with(&mut self, make: impl FnOnce() -> Diagnostic) {
+        if self.is_full() {
+            self.total += 1;
+        } else {
+            self.error(make());
+        }
+    }
+
+    /// How many errors have been reported so far, including those not kept.
+    pub(crate) fn errors(&self) -> usize {
+        self.total
+    }
+
+    /// Whether another error would only be counted: a caller can skip costly work (a "did
+    /// you mean") for a message nobody will read.
+    pub(crate) fn is_full(&self) -> bool {
+        self.diagnostics.len() >= MAX_DIAGNOSTICS
+    }
+
+    /// Marks the errors reported since the count was `since` as being about `flag`.
+    pub(crate) fn about_flag(&mut self, since: usize, flag: &str) {
+        let kept_since = since.min(self.diagnostics.len());
+        for diagnostic in &mut self.diagnostics[kept_since..] {
+            diagnostic.set_flag_if_unset(flag);
+        }
+    }
+
+    /// The diagnostics in file order; when some were not kept, the last says how many.
+    pub(crate) fn finish(self) -> Vec<Diagnostic> {
+        let mut diagnostics = self.diagnostics;
+        diagnostics.sort_by_key(|d| d.span().map_or(0, |s| s.start));
+        if self.total > diagnostics.len() {
+            let shown = MAX_DIAGNOSTICS - 1;
+            diagnostics.truncate(shown);
+            let more = self.total - shown;
+            diagnostics.push(
+                Diagnostic::whole_file(format!("… and {more} more problems in this file"))
+                    .with_help("fix the ones above first"),
+            );
+        }
+        diagnostics
     }
 
     fn catalog(&mut self, file: &SourceFile, root: &DeTable<'_>) -> Catalog {
@@ -109,15 +166,24 @@ impl Reader {
         let environments = self.environments(root);
         let overrides = self.override_settings(root);
         if environments.variable == overrides.file_variable {
-            let span = root
-                .get_key_value("environments")
-                .and_then(|(_, v)| {
+            // At whichever of the two is written (the other is its default), the later one
+            // when both are.
+            let written = |table: &str, key: &str| {
+                root.get_key_value(table).and_then(|(_, v)| {
                     v.get_ref()
                         .as_table()?
-                        .get_key_value("variable")
+                        .get_key_value(key)
                         .map(|(_, v)| v.span())
                 })
-                .unwrap_or(0..0);
+            };
+            let span = [
+                written("environments", "variable"),
+                written("overrides", "file_variable"),
+            ]
+            .into_iter()
+            .flatten()
+            .max_by_key(|span| span.start)
+            .unwrap_or(0..0);
             self.error(
                 Diagnostic::new(
                     format!(
@@ -137,9 +203,11 @@ impl Reader {
             .get_key_value("flags")
             .and_then(|(_, value)| self.table(value, "`flags`", "[flags.<name>] tables"));
         for (key, value) in flag_tables.into_iter().flatten() {
+            let since = self.errors();
             if let Some(flag) = self.flag(file, (key, value), &environments, &segment_names) {
                 flags.push(flag);
             }
+            self.about_flag(since, key.get_ref());
         }
         let mut catalog = Catalog {
             environments,
@@ -147,14 +215,16 @@ impl Reader {
             lints,
             segments,
             flags,
+            index: Index::default(),
         };
         let unnameable = self.check_names(&catalog);
         // Keep only flags that can be generated, so one naming problem is one error.
         let mut index = 0;
         catalog.flags.retain(|_| {
             index += 1;
-            !unnameable.contains(&(index - 1))
+            unnameable.binary_search(&(index - 1)).is_err()
         });
+        catalog.index = Index::of(&catalog.flags, &catalog.segments);
         // Requirements name other flags, so they are read once every flag is known.
         let by_name: HashMap<String, (usize, FlagType)> = catalog
             .flags
@@ -173,10 +243,12 @@ impl Reader {
                 .and_then(|value| value.get_ref().as_table())
                 .and_then(|table| table.get_key_value("requires"));
             if let Some((_, requires)) = requires {
+                let since = self.errors();
                 flag.requires = self.requirements(requires, &flag.key, &by_name, &keys);
+                self.about_flag(since, &flag.key);
             }
         }
-        self.check_requirement_cycles(&catalog);
+        self.check_requirements(&catalog);
         catalog
     }
 
@@ -257,7 +329,10 @@ impl Reader {
                         ),
                         default.span(),
                     )
-                    .with_help(format!("`names` are: {}", environments.names.join(", "))),
+                    .with_help(format!(
+                        "`names` are: {}",
+                        naming::list(environments.names.iter().map(String::as_str))
+                    )),
                 ),
                 None => {}
             }
@@ -466,6 +541,7 @@ impl Reader {
             default: &default_value,
             segments,
             file,
+            bucketing: None,
         };
         for (index, environment) in environments.names.iter().enumerate() {
             if let Some((_, value)) = table.get_key_value(environment.as_str()) {
@@ -596,7 +672,7 @@ impl Reader {
         let mut types: HashMap<&str, &Flag> = HashMap::new();
         let mut unnameable = Vec::new();
         for (index, flag) in catalog.flags.iter().enumerate() {
-            let errors_before = self.diagnostics.len();
+            let errors_before = self.errors();
             if naming::RESERVED_ACCESSORS.contains(&flag.accessor.as_str()) {
                 self.error(
                     Diagnostic::new(
@@ -661,6 +737,15 @@ impl Reader {
                     .with_help("rename the flag, or change [overrides] env_prefix"),
                 );
             }
+            if env_var == crate::catalog::REDIS_URL_VARIABLE {
+                self.error(
+                    Diagnostic::new(
+                        format!("flag `{}` would be overridden by `{env_var}`, which names the Redis store", flag.key),
+                        flag.span.clone(),
+                    )
+                    .with_help("rename the flag, or change [overrides] env_prefix"),
+                );
+            }
             if env_var == catalog.overrides.file_variable {
                 self.error(
                     Diagnostic::new(
@@ -670,7 +755,7 @@ impl Reader {
                     .with_help("rename the flag, or set [overrides] file_variable to another name"),
                 );
             }
-            if self.diagnostics.len() > errors_before {
+            if self.errors() > errors_before {
                 unnameable.push(index);
             }
         }
@@ -767,7 +852,8 @@ impl Reader {
         help: Option<String>,
     ) {
         let name = key.get_ref().as_ref();
-        let help = help.unwrap_or_else(|| format!("expected one of: {}", known.join(", ")));
+        let help = help
+            .unwrap_or_else(|| format!("expected one of: {}", naming::list(known.iter().copied())));
         self.error(
             Diagnostic::new(
                 format!(
@@ -781,61 +867,190 @@ impl Reader {
     }
 }
 
+/// The longest chain of requirements a flag may head (itself included): evaluating a flag
+/// evaluates its whole chain, one frame deeper per flag.
+pub const MAX_REQUIREMENT_DEPTH: usize = 64;
+
 impl Reader {
-    /// A flag cannot require itself, directly or through others.
-    fn check_requirement_cycles(&mut self, catalog: &Catalog) {
+    /// A flag cannot require itself, directly or through others, and chains of requirements
+    /// are at most [`MAX_REQUIREMENT_DEPTH`] long. Linear in the number of flags and
+    /// requirements: each strongly connected group of flags (Tarjan's algorithm) is one
+    /// cycle reported, and depths are counted once per flag.
+    fn check_requirements(&mut self, catalog: &Catalog) {
         let flags = &catalog.flags;
-        let mut reported: Vec<Vec<usize>> = Vec::new();
-        for start in 0..flags.len() {
-            // Depth-first from `start`, reporting each path that comes back to it.
-            let mut path = vec![start];
-            let mut next = vec![0usize];
-            while let Some(&current) = path.last() {
-                let position = next.last().copied().unwrap_or(0);
-                let Some(requirement) = flags[current].requires.get(position) else {
-                    path.pop();
-                    next.pop();
-                    continue;
-                };
-                if let Some(last) = next.last_mut() {
-                    *last += 1;
+        let edges: Vec<Vec<usize>> = flags
+            .iter()
+            .map(|flag| {
+                flag.requires
+                    .iter()
+                    .map(|r| r.flag)
+                    .filter(|&target| target < flags.len())
+                    .collect()
+            })
+            .collect();
+        let requires = |flag: usize| edges[flag].iter().copied();
+        let mut depth = vec![0usize; flags.len()];
+        for group in strongly_connected(&edges) {
+            let first = group.iter().copied().min().unwrap_or(0);
+            let cyclic = group.len() > 1 || requires(first).any(|target| target == first);
+            if cyclic {
+                let cycle = shortest_cycle(first, &group, &edges);
+                self.report_cycle(catalog, &cycle);
+                continue;
+            }
+            // Groups come after every group they require, so those depths are known.
+            let flag = first;
+            depth[flag] = 1 + requires(flag).map(|t| depth[t]).max().unwrap_or(0);
+            if depth[flag] == MAX_REQUIREMENT_DEPTH + 1 {
+                let mut chain = vec![flag];
+                while let Some(deepest) = chain.last().and_then(|&f| {
+                    requires(f)
+                        .filter(|&t| depth[t] > 0)
+                        .max_by_key(|&t| depth[t])
+                }) {
+                    chain.push(deepest);
                 }
-                let target = requirement.flag;
-                if target == start {
-                    let mut cycle = path.clone();
-                    let lowest = cycle
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, f)| **f)
-                        .map_or(0, |(i, _)| i);
-                    cycle.rotate_left(lowest);
-                    if !reported.contains(&cycle) {
-                        let names: Vec<String> = cycle
-                            .iter()
-                            .chain(cycle.first())
-                            .map(|&f| format!("`{}`", flags[f].key))
-                            .collect();
-                        let first = &flags[cycle[0]];
-                        self.error(
-                            Diagnostic::new(
-                                format!(
-                                    "flags require each other in a cycle: {}",
-                                    names.join(" → ")
-                                ),
-                                first.span.clone(),
-                            )
-                            .with_help("remove one of these requirements"),
-                        );
-                        reported.push(cycle);
-                    }
-                } else if !path.contains(&target) && target > start {
-                    // Cycles through lower-numbered flags were found from those flags.
-                    path.push(target);
-                    next.push(0);
-                }
+                let names = chain.iter().map(|&f| format!("`{}`", flags[f].key));
+                self.error(
+                    Diagnostic::new(
+                        format!(
+                            "the requirements of flag `{}` nest {} deep, more than {MAX_REQUIREMENT_DEPTH}: {}",
+                            flags[flag].key,
+                            depth[flag],
+                            naming::list(names)
+                        ),
+                        flags[flag].span.clone(),
+                    )
+                    .with_help("require fewer flags in a chain")
+                    .with_flag(flags[flag].key.clone()),
+                );
             }
         }
     }
+
+    fn report_cycle(&mut self, catalog: &Catalog, cycle: &[usize]) {
+        let flags = &catalog.flags;
+        let Some(&first) = cycle.first() else {
+            return;
+        };
+        let names: Vec<String> = cycle
+            .iter()
+            .chain(cycle.first())
+            .take(naming::MAX_LISTED + 1)
+            .map(|&f| format!("`{}`", flags[f].key))
+            .collect();
+        let more = if cycle.len() + 1 > names.len() {
+            format!(" → … ({} flags in all)", cycle.len())
+        } else {
+            String::new()
+        };
+        self.error(
+            Diagnostic::new(
+                format!(
+                    "flags require each other in a cycle: {}{more}",
+                    names.join(" → ")
+                ),
+                flags[first].span.clone(),
+            )
+            .with_help("remove one of these requirements")
+            .with_flag(flags[first].key.clone()),
+        );
+    }
+}
+
+/// The strongly connected groups of a graph given as each node's edges, each group after
+/// every group its nodes have edges to (Tarjan's algorithm, without recursion).
+fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    struct Search {
+        order: Vec<Option<usize>>,
+        low: Vec<usize>,
+        on_stack: Vec<bool>,
+        stack: Vec<usize>,
+        next: usize,
+        /// Each frame: a node and how many of its edges have been followed.
+        frames: Vec<(usize, usize)>,
+    }
+    impl Search {
+        fn visit(&mut self, node: usize) {
+            self.order[node] = Some(self.next);
+            self.low[node] = self.next;
+            self.next += 1;
+            self.stack.push(node);
+            self.on_stack[node] = true;
+            self.frames.push((node, 0));
+        }
+    }
+    let nodes = edges.len();
+    let mut search = Search {
+        order: vec![None; nodes],
+        low: vec![0; nodes],
+        on_stack: vec![false; nodes],
+        stack: Vec::new(),
+        next: 0,
+        frames: Vec::new(),
+    };
+    let mut groups = Vec::new();
+    for root in 0..nodes {
+        if search.order[root].is_some() {
+            continue;
+        }
+        search.visit(root);
+        while let Some(&(node, followed)) = search.frames.last() {
+            if let Some(&target) = edges[node].get(followed) {
+                if let Some(frame) = search.frames.last_mut() {
+                    frame.1 += 1;
+                }
+                match search.order[target] {
+                    None => search.visit(target),
+                    Some(order) if search.on_stack[target] => {
+                        search.low[node] = search.low[node].min(order);
+                    }
+                    Some(_) => {}
+                }
+                continue;
+            }
+            search.frames.pop();
+            if let Some(&(parent, _)) = search.frames.last() {
+                search.low[parent] = search.low[parent].min(search.low[node]);
+            }
+            if Some(search.low[node]) == search.order[node] {
+                let mut group = Vec::new();
+                while let Some(member) = search.stack.pop() {
+                    search.on_stack[member] = false;
+                    group.push(member);
+                    if member == node {
+                        break;
+                    }
+                }
+                groups.push(group);
+            }
+        }
+    }
+    groups
+}
+
+/// A shortest cycle from `start` back to it, within `group` (breadth first).
+fn shortest_cycle(start: usize, group: &[usize], edges: &[Vec<usize>]) -> Vec<usize> {
+    let members: HashMap<usize, ()> = group.iter().map(|&m| (m, ())).collect();
+    let mut came_from: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(node) = queue.pop_front() {
+        for &target in &edges[node] {
+            if target == start {
+                let mut cycle = vec![node];
+                while let Some(&previous) = cycle.last().and_then(|n| came_from.get(n)) {
+                    cycle.push(previous);
+                }
+                cycle.reverse();
+                return cycle;
+            }
+            if members.contains_key(&target) && !came_from.contains_key(&target) {
+                came_from.insert(target, node);
+                queue.push_back(target);
+            }
+        }
+    }
+    vec![start]
 }
 
 /// The flag that already has `name`, or records `flag` as its first holder.

@@ -10,7 +10,7 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
 use crate::diagnostic::Diagnostic;
-use crate::naming::did_you_mean;
+use crate::naming::{self, did_you_mean};
 use crate::parse::Reader;
 use crate::source::SourceFile;
 use crate::value::{FlagType, Value, describe_toml};
@@ -381,6 +381,32 @@ pub(crate) struct SettingContext<'a> {
     pub(crate) default: &'a Value,
     pub(crate) segments: &'a [String],
     pub(crate) file: &'a SourceFile,
+    /// The rollout whose `group` and `bucket_by` a rollout takes when it sets neither: in an
+    /// overrides file, the flag's own in `flags.toml`, so that ramping up re-buckets nobody.
+    pub(crate) bucketing: Option<&'a Rollout>,
+}
+
+impl Setting {
+    /// The rollout that decides most contexts: the fallthrough's, else the first rule's.
+    pub fn rollout(&self) -> Option<&Rollout> {
+        let Setting::Targeted(targeting) = self else {
+            return None;
+        };
+        targeting
+            .fallthrough
+            .rollout()
+            .or_else(|| targeting.rules.iter().find_map(|rule| rule.serve.rollout()))
+    }
+}
+
+impl Serve {
+    /// The rollout served, if it is one.
+    pub fn rollout(&self) -> Option<&Rollout> {
+        match self {
+            Serve::Rollout(rollout) => Some(rollout),
+            Serve::Value(_) => None,
+        }
+    }
 }
 
 impl Reader {
@@ -425,7 +451,7 @@ impl Reader {
         key: &str,
         cx: &SettingContext<'_>,
     ) -> Option<Targeting> {
-        let errors = self.diagnostics.len();
+        let errors = self.errors();
         self.reject_unknown_keys(
             table,
             TARGETING_KEYS,
@@ -457,7 +483,7 @@ impl Reader {
             }
         }
         let fallthrough = self.serve(table, span.clone(), cx, false)?;
-        (self.diagnostics.len() == errors).then(|| Targeting {
+        (self.errors() == errors).then(|| Targeting {
             rules,
             fallthrough,
             line: cx.file.location(span.start).line,
@@ -574,7 +600,7 @@ impl Reader {
         group: Option<&Spanned<DeValue<'_>>>,
         cx: &SettingContext<'_>,
     ) -> Option<Rollout> {
-        let errors = self.diagnostics.len();
+        let errors = self.errors();
         let splits = match value.get_ref() {
             DeValue::Integer(_) if *cx.flag_type == FlagType::Bool => {
                 let percent = self.percent(value)?;
@@ -604,7 +630,7 @@ impl Reader {
             }
         };
         let total: u32 = splits.iter().map(|s| s.weight).sum();
-        if self.diagnostics.len() == errors && total != 100 {
+        if self.errors() == errors && total != 100 {
             self.error(
                 Diagnostic::new(
                     format!("the weights of this rollout add up to {total}, not 100"),
@@ -618,8 +644,16 @@ impl Reader {
             Some(v) => self.text(v, what, true).map(|t| Some(t.to_owned())),
         };
         let bucket_by = text(bucket_by, "`bucket_by`")?;
-        let group = text(group, "`group`")?.unwrap_or_else(|| cx.flag.to_owned());
-        (self.diagnostics.len() == errors).then_some(Rollout {
+        let group = text(group, "`group`")?;
+        // Each key not written is kept from the flag's own rollout, when there is one.
+        let (group, bucket_by) = match cx.bucketing {
+            Some(own) => (
+                group.unwrap_or_else(|| own.group.clone()),
+                bucket_by.or_else(|| own.bucket_by.clone()),
+            ),
+            None => (group.unwrap_or_else(|| cx.flag.to_owned()), bucket_by),
+        };
+        (self.errors() == errors).then_some(Rollout {
             splits,
             bucket_by,
             group,
@@ -690,7 +724,7 @@ impl Reader {
         segments: &[String],
         segments_allowed: bool,
     ) -> Option<Vec<Condition>> {
-        let errors = self.diagnostics.len();
+        let errors = self.errors();
         let DeValue::Array(array) = value.get_ref() else {
             self.error(Diagnostic::new(
                 format!(
@@ -707,13 +741,13 @@ impl Reader {
                 conditions.push(condition);
             }
         }
-        if conditions.is_empty() && self.diagnostics.len() == errors {
+        if conditions.is_empty() && self.errors() == errors {
             self.error(Diagnostic::new(
                 format!("`when` of {context} lists no condition"),
                 value.span(),
             ));
         }
-        (self.diagnostics.len() == errors).then_some(conditions)
+        (self.errors() == errors).then_some(conditions)
     }
 
     fn condition(
@@ -753,7 +787,10 @@ impl Reader {
                 let known = if segments.is_empty() {
                     "none are declared".to_owned()
                 } else {
-                    format!("declared: {}", segments.join(", "))
+                    format!(
+                        "declared: {}",
+                        naming::list(segments.iter().map(String::as_str))
+                    )
                 };
                 self.error(
                     Diagnostic::new(

@@ -180,7 +180,7 @@ impl FlagType {
     /// Bools accept `true`/`false`, `1`/`0`, `yes`/`no` and `on`/`off` (any case); numbers
     /// are trimmed; strings are taken as they are; variants must match a name exactly.
     pub fn parse_text(&self, text: &str) -> Result<Value, TypeError> {
-        let shown = || format!("`{text}`");
+        let shown = || format!("`{}`", crate::naming::excerpt(text));
         match self {
             FlagType::Bool => match text.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
@@ -234,7 +234,7 @@ impl FlagType {
                         .to_owned(),
                 )
                 .filter(|h| !h.is_empty()),
-                ..TypeError::new(self, format!("`{name}`"))
+                ..TypeError::new(self, format!("`{}`", crate::naming::excerpt(name)))
             }),
         }
     }
@@ -326,11 +326,14 @@ pub(crate) fn describe_toml(value: &DeValue<'_>) -> &'static str {
 }
 
 fn variant_list(variants: &[Variant]) -> String {
-    variants
-        .iter()
-        .map(|v| format!("`{}`", v.name))
-        .collect::<Vec<_>>()
-        .join(", ")
+    /// A name in backticks, written only if the list shows it.
+    struct Quoted<'a>(&'a str);
+    impl fmt::Display for Quoted<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "`{}`", self.0)
+        }
+    }
+    crate::naming::list(variants.iter().map(|v| Quoted(&v.name)))
 }
 
 #[cfg(test)]

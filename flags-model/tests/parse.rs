@@ -439,6 +439,11 @@ fn variables_that_select_the_environment_cannot_override_or_name_the_file() {
         messages(text("[overrides]\nfile_variable = \"APP_ENV\"", "x")),
         ["`APP_ENV` cannot both select the environment and name the overrides file"]
     );
+    // Reported at the line that names it, not at the top of the file.
+    let clash = text("[overrides]\nfile_variable = \"APP_ENV\"", "x");
+    let diagnostics = parse(&clash).diagnostics;
+    let at = diagnostics[0].span().expect("a place").start;
+    assert_eq!(&clash.text()[at..at + 9], "\"APP_ENV\"");
     let file = SourceFile::new(
         "flags.toml",
         "[environments]\nnames = [\"dev\", \"value\"]\n",
@@ -520,7 +525,6 @@ fn bad_overrides_reject_the_whole_file_with_every_reason() {
     assert_eq!(
         errors,
         [
-            "unknown flag `beta_enabld`; did you mean `beta_enabled`?",
             "`value` of flag `flow` must be one of `a`, `b`, like its `default`; found `c`",
             "`default` of flag `flow` cannot be overridden",
             "unknown key `stagin` in flag `flow`; did you mean `staging`?",
@@ -546,6 +550,106 @@ fn bad_overrides_reject_the_whole_file_with_every_reason() {
         error[0].render(&broken).contains("--> o.toml:1:"),
         "{error:?}"
     );
+}
+
+#[test]
+fn overrides_of_undeclared_flags_are_skipped_and_never_void_the_others() {
+    let catalog = demo_catalog();
+    let file = SourceFile::new(
+        "o.toml",
+        "[flags.old_search]\nvalue = true\n\n[flags.beta_enabld]\nvalue = true\n\n\
+         [flags.flow]\nvalue = \"b\"\n\n[segments.gone]\nkeys = [\"u-1\"]\n",
+    );
+    let overrides = parse_overrides(&catalog, &file).expect("only undeclared names");
+    let flow = catalog.find("flow").unwrap().0;
+    assert_eq!(overrides.entries().len(), 1);
+    assert_eq!(
+        overrides
+            .setting_for(flow, None)
+            .unwrap()
+            .setting
+            .to_string(),
+        "b"
+    );
+    let skipped: Vec<(Option<&str>, String)> = overrides
+        .skipped()
+        .iter()
+        .map(|d| {
+            (
+                d.flag(),
+                d.render(&file)
+                    .lines()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (
+                Some("old_search"),
+                "unknown flag `old_search`; its table is skipped| --> o.toml:1:8".to_owned()
+            ),
+            (
+                Some("beta_enabld"),
+                "unknown flag `beta_enabld`; did you mean `beta_enabled`?; its table is skipped| --> o.toml:4:8"
+                    .to_owned()
+            ),
+            (
+                None,
+                "unknown segment `gone`; its table is skipped|  --> o.toml:10:11".to_owned()
+            ),
+        ]
+    );
+    // A wrong value for a declared flag still rejects the file whole, naming the flag.
+    let wrong = SourceFile::new(
+        "o.toml",
+        "[flags.gone]\nvalue = 1\n[flags.flow]\nvalue = 1\n",
+    );
+    let errors = parse_overrides(&catalog, &wrong).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].flag(), Some("flow"));
+}
+
+#[test]
+fn a_file_of_thousands_of_problems_reports_a_bounded_number() {
+    let catalog = demo_catalog();
+    let keys: String = (0..5_000).map(|i| format!("stagin{i} = 1\n")).collect();
+    let file = SourceFile::new("o.toml", format!("[flags.flow]\n{keys}"));
+    let errors = parse_overrides(&catalog, &file).unwrap_err();
+    assert_eq!(errors.len(), flags_model::MAX_DIAGNOSTICS);
+    assert_eq!(
+        errors.last().unwrap().message(),
+        format!(
+            "… and {} more problems in this file",
+            5_000 - flags_model::MAX_DIAGNOSTICS + 1
+        )
+    );
+    let overrides_text: String = (0..5_000)
+        .map(|i| format!("[flags.x{i}]\nvalue = 1\n"))
+        .collect();
+    let many = SourceFile::new("o.toml", overrides_text);
+    let overrides = parse_overrides(&catalog, &many).expect("all undeclared");
+    let skipped = overrides.skipped();
+    assert_eq!(skipped.len(), flags_model::MAX_DIAGNOSTICS);
+    assert_eq!(
+        skipped.last().unwrap().message(),
+        format!(
+            "… and {} more problems in this file",
+            5_000 - flags_model::MAX_DIAGNOSTICS + 1
+        )
+    );
+    let junk = SourceFile::new("flags.toml", "= ".repeat(20_000));
+    let parsed = flags_model::parse(&junk);
+    assert!(parsed.diagnostics.len() <= flags_model::MAX_DIAGNOSTICS);
+    let rendered: usize = parsed
+        .diagnostics
+        .iter()
+        .map(|d| d.render(&junk).len())
+        .sum();
+    assert!(rendered < 64 * 1024, "{rendered} bytes of messages");
 }
 
 #[test]

@@ -360,6 +360,65 @@ fn requirements_must_name_flags_and_fit_their_types() {
     );
 }
 
+/// `count` flags, each requiring every later one: the worst case for a search that walks
+/// every path.
+pub fn ladder(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            let later: Vec<String> = (i + 1..count).map(|j| format!("\"f{j}\"")).collect();
+            format!(
+                "[flags.f{i}]\ndescription = \"d\"\ndefault = false\nrequires = [{}]\n",
+                later.join(", ")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_ladder_of_requirements_validates_in_linear_time() {
+    // Walking every path of 200 rungs would not end in the life of the machine.
+    let file = file(&ladder(200));
+    let (done, waited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(parse(&file).diagnostics.len());
+    });
+    let problems = waited
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("validation of a 200-flag ladder finishes");
+    // 200 rungs nest deeper than allowed: one error, at the rung where the limit is passed.
+    assert_eq!(problems, 1);
+    let messages = messages(&ladder(flags_model::MAX_REQUIREMENT_DEPTH + 1));
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0]
+            .starts_with("the requirements of flag `f0` nest 65 deep, more than 64: `f0`, `f1`,"),
+        "{}",
+        messages[0]
+    );
+    assert!(messages[0].ends_with("and 55 more"), "{}", messages[0]);
+    assert!(self::messages(&ladder(flags_model::MAX_REQUIREMENT_DEPTH)).is_empty());
+}
+
+#[test]
+fn one_cycle_is_reported_per_group_of_flags_that_require_each_other() {
+    // Every pair requires each other: one group, one error, however many cycles it holds.
+    let all: Vec<String> = (0..30).map(|i| format!("\"g{i}\"")).collect();
+    let flags: String = (0..30)
+        .map(|i| {
+            format!(
+                "[flags.g{i}]\ndescription = \"d\"\ndefault = false\nrequires = [{}]\n",
+                all.join(", ")
+            )
+        })
+        .collect();
+    let messages = messages(&flags);
+    assert_eq!(
+        messages,
+        ["flags require each other in a cycle: `g0` → `g0`"],
+        "{messages:#?}"
+    );
+}
+
 #[test]
 fn requirement_cycles_are_named() {
     let messages = messages(
@@ -415,12 +474,46 @@ when = [{ attribute = "plan", op = "equals", value = "enterprise" }]
         .iter()
         .map(|d| d.message().to_owned())
         .collect();
+    // The undeclared segment alone would be skipped; the bad rollout rejects the file.
     assert_eq!(
         messages,
-        [
-            "the weights of this rollout add up to 50, not 100",
-            "unknown segment `betta`; did you mean `beta`?"
-        ]
+        ["the weights of this rollout add up to 50, not 100"]
+    );
+}
+
+#[test]
+fn a_rollout_override_keeps_the_flags_group_and_bucket_by() {
+    let catalog = Catalog::parse(&file(
+        "[flags.search_enabled]\ndescription = \"S\"\ndefault = false\n\
+         [flags.search_enabled.production]\nrollout = 25\ngroup = \"w3-rollout-25\"\nbucket_by = \"org_id\"\n",
+    ))
+    .expect("valid");
+    let production = catalog.environments().position("production");
+    let rollout_of = |text: &str| {
+        let overrides =
+            parse_overrides(&catalog, &SourceFile::new("o.toml", text)).expect("valid overrides");
+        let entry = overrides.setting_for(0, production).expect("an override");
+        let rollout = entry.setting.rollout().expect("a rollout").clone();
+        (rollout.splits[0].weight, rollout.group, rollout.bucket_by)
+    };
+    let org = Some("org_id".to_owned());
+    assert_eq!(
+        rollout_of("[flags.search_enabled.production]\nrollout = 50\n"),
+        (50, "w3-rollout-25".to_owned(), org.clone())
+    );
+    // For every environment, it keeps the one rollout flags.toml has.
+    assert_eq!(
+        rollout_of("[flags.search_enabled.value]\nrollout = 100\n"),
+        (100, "w3-rollout-25".to_owned(), org.clone())
+    );
+    // What the override sets is its own.
+    assert_eq!(
+        rollout_of("[flags.search_enabled.production]\nrollout = 50\ngroup = \"fresh\"\n"),
+        (50, "fresh".to_owned(), org)
+    );
+    assert_eq!(
+        rollout_of("[flags.search_enabled.production]\nrollout = 50\nbucket_by = \"team\"\n"),
+        (50, "w3-rollout-25".to_owned(), Some("team".to_owned()))
     );
 }
 

@@ -70,6 +70,50 @@ impl Program {
     }
 }
 
+/// The values of the prerequisites evaluated so far in one evaluation. The first few are
+/// kept in place, so that the usual evaluation (a prerequisite or two) allocates nothing;
+/// past them, a table by flag index keeps an evaluation linear in the flags it reaches.
+pub(crate) struct Visited<'r> {
+    few: [Option<(usize, Cow<'r, Value>)>; FEW_VISITED],
+    many: Vec<Option<Cow<'r, Value>>>,
+}
+
+const FEW_VISITED: usize = 8;
+
+impl Default for Visited<'_> {
+    fn default() -> Self {
+        Self {
+            few: [const { None }; FEW_VISITED],
+            many: Vec::new(),
+        }
+    }
+}
+
+impl<'r> Visited<'r> {
+    /// The value flag `flag` was found to have, if it was evaluated already.
+    pub(crate) fn get(&self, flag: usize) -> Option<&Value> {
+        let in_few = self
+            .few
+            .iter()
+            .flatten()
+            .find(|(visited, _)| *visited == flag)
+            .map(|(_, value)| &**value);
+        in_few.or_else(|| self.many.get(flag)?.as_deref())
+    }
+
+    /// Records that flag `flag` has `value`.
+    pub(crate) fn insert(&mut self, flag: usize, value: Cow<'r, Value>) {
+        if let Some(free) = self.few.iter_mut().find(|slot| slot.is_none()) {
+            *free = Some((flag, value));
+            return;
+        }
+        if self.many.len() <= flag {
+            self.many.resize(flag + 1, None);
+        }
+        self.many[flag] = Some(value);
+    }
+}
+
 /// A segment as evaluated: its keys (declared and added at run time) and rules.
 #[derive(Debug)]
 pub(crate) struct SegmentState {

@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use arc_swap::ArcSwap;
-use flags_model::{Catalog, Flag, Input, Setting, SourceFile, Timestamp, Value};
+use flags_model::{
+    Catalog, Flag, Input, MAX_REQUIREMENT_DEPTH, Setting, SourceFile, Timestamp, Value,
+};
 
 use crate::context::{self, EvaluationContext};
-use crate::eval::{Outcome, Program, Reason, Scope, SegmentState, Why};
+use crate::eval::{Outcome, Program, Reason, Scope, SegmentState, Visited, Why};
 use crate::events::{EvaluationEvent, EvaluationListener, EvaluationReason, ListenerId, Listeners};
 use crate::report::{InitError, OverrideError, Problem, Report, SegmentError};
 use crate::scope::{self, Held};
@@ -175,9 +177,6 @@ struct SourceState {
 
 /// Keys added to and removed from a segment at run time by the program.
 type SegmentChanges = Membership;
-
-/// How deep prerequisites may nest (they cannot loop: cycles are compile errors).
-const MAX_DEPTH: usize = 64;
 
 impl Runtime {
     /// A runtime for the flags in `descriptor`, publishing into `slots` (one per flag).
@@ -722,6 +721,18 @@ impl Runtime {
         resolution: &'r Resolution,
         index: usize,
         context: Option<&dyn EvaluationContext>,
+    ) -> Outcome<'r> {
+        self.outcome_in(resolution, index, context, &mut Visited::default(), 0)
+    }
+
+    /// [`Runtime::outcome`] within one evaluation: prerequisites already evaluated in it are
+    /// in `visited`, so that each flag is evaluated once however many flags require it.
+    fn outcome_in<'r>(
+        &'static self,
+        resolution: &'r Resolution,
+        index: usize,
+        context: Option<&dyn EvaluationContext>,
+        visited: &mut Visited<'r>,
         depth: usize,
     ) -> Outcome<'r> {
         let stubbed = self
@@ -762,11 +773,19 @@ impl Runtime {
             Resolved::Dynamic(program) => program,
         };
         for (required, is) in &program.requires {
-            let met = depth < MAX_DEPTH
-                && *self
-                    .outcome(resolution, *required, context, depth + 1)
-                    .value
-                    == *is;
+            let met = match visited.get(*required) {
+                Some(value) => value == is,
+                // Deeper chains are refused by flags.toml's validation; this only guards.
+                None if depth < MAX_REQUIREMENT_DEPTH => {
+                    let value = self
+                        .outcome_in(resolution, *required, context, visited, depth + 1)
+                        .value;
+                    let met = *value == *is;
+                    visited.insert(*required, value);
+                    met
+                }
+                None => false,
+            };
             if !met {
                 return Outcome {
                     value: std::borrow::Cow::Borrowed(&program.default),
@@ -815,7 +834,7 @@ impl Runtime {
         Read::Value(self.with_current(|resolution| {
             context::with_current(|current| {
                 let current = current.map(|c| c as &dyn EvaluationContext);
-                let outcome = self.outcome(resolution, index, current, 0);
+                let outcome = self.outcome(resolution, index, current);
                 self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
                 outcome.value.into_owned()
             })
@@ -830,7 +849,7 @@ impl Runtime {
         context: &dyn EvaluationContext,
     ) -> T {
         self.with_current(|resolution| {
-            let outcome = self.outcome(resolution, index, Some(context), 0);
+            let outcome = self.outcome(resolution, index, Some(context));
             self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
             self.typed(index, &outcome.value)
         })

@@ -108,7 +108,7 @@ impl Snapshot {
         use_outcome: impl FnOnce(Outcome<'_>) -> R,
     ) -> R {
         let evaluate = |context: Option<&dyn EvaluationContext>| {
-            let outcome = self.runtime.outcome(&self.resolution, index, context, 0);
+            let outcome = self.runtime.outcome(&self.resolution, index, context);
             if report {
                 self.runtime.report_evaluation(
                     index,

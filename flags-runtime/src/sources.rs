@@ -383,7 +383,7 @@ impl Source for EnvVarSource {
                     Problem::new(
                         source,
                         Some(flag.key()),
-                        format!("value {lossy:?} is not valid UTF-8"),
+                        format!("value {:?} is not valid UTF-8", naming::excerpt(&lossy)),
                     ),
                 )),
                 Some(Ok(text)) => match flag.flag_type().parse_text(&text) {
@@ -397,7 +397,11 @@ impl Source for EnvVarSource {
             known_names.push(name);
         }
         let settings = catalog.overrides();
-        let not_overrides = [settings.file_variable(), catalog.environments().variable()];
+        let not_overrides = [
+            settings.file_variable(),
+            catalog.environments().variable(),
+            flags_model::REDIS_URL_VARIABLE,
+        ];
         for name in vars.names_with_prefix(settings.env_prefix()) {
             if !not_overrides.contains(&name.as_str()) && !known_names.contains(&name) {
                 let message = match naming::suggest(&name, known_names.iter().map(String::as_str)) {
@@ -429,40 +433,34 @@ impl Source for OverridesFileSource {
             };
         };
         let source = format!("overrides file {} (from {variable})", path.display());
-        let text = match std::fs::read_to_string(&path) {
+        let text = match flags_model::file::read_text(&path) {
             Ok(text) => text,
             Err(error) => {
-                return Loaded::Failed(vec![Problem::new(
-                    source,
-                    None,
-                    format!("cannot be read: {error}"),
-                )]);
+                return Loaded::Failed(vec![Problem::new(source, None, error.to_string())]);
             }
         };
         let file = SourceFile::new(path.display().to_string(), text);
+        let problem =
+            |d: &flags_model::Diagnostic| Problem::new(&source, d.flag(), d.render(&file));
         match parse_overrides(catalog, &file) {
-            Err(diagnostics) => Loaded::Failed(
-                diagnostics
-                    .iter()
-                    .map(|d| Problem::new(source.clone(), None, d.render(&file)))
-                    .collect(),
-            ),
+            Err(diagnostics) => Loaded::Failed(diagnostics.iter().map(problem).collect()),
             Ok(overrides) => {
                 let mut layer = Layer::new(catalog.flags().len());
-                for index in 0..catalog.flags().len() {
-                    if let Some(entry) = overrides.setting_for(index, environment) {
-                        let origin = Origin::OverridesFile {
-                            path: path.clone(),
-                            line: entry.line,
-                        };
-                        layer.set_setting(index, entry.setting.clone(), origin);
-                    }
+                for entry in overrides.settings_in(environment) {
+                    let origin = Origin::OverridesFile {
+                        path: path.clone(),
+                        line: entry.line,
+                    };
+                    layer.set_setting(entry.flag, entry.setting.clone(), origin);
                 }
                 layer.segments = overrides.segments().to_vec();
-                Loaded::Values {
-                    layer,
-                    rejected: Vec::new(),
-                }
+                // Tables of undeclared flags were skipped; the rest of the file applies.
+                let rejected = overrides
+                    .skipped()
+                    .iter()
+                    .map(|d| (None, problem(d)))
+                    .collect();
+                Loaded::Values { layer, rejected }
             }
         }
     }

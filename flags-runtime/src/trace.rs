@@ -128,7 +128,7 @@ impl Runtime {
         let resolution = &*snapshot.resolution;
         let catalog = self.catalog();
         let key = catalog.flags().get(index)?.key().to_owned();
-        let outcome = self.outcome(resolution, index, context, 0);
+        let outcome = self.outcome(resolution, index, context);
         let reason = self.reason(&outcome);
         let mut trace = Trace {
             key,
@@ -157,7 +157,7 @@ impl Runtime {
             .iter()
             .map(|(required, is)| {
                 let actual = self
-                    .outcome(resolution, *required, context, 1)
+                    .outcome(resolution, *required, context)
                     .value
                     .into_owned();
                 PrerequisiteTrace {

@@ -293,7 +293,8 @@ struct Fingerprint {
 impl Fingerprint {
     /// `None` when the file cannot be read.
     fn of(path: &Path) -> Option<Fingerprint> {
-        let contents = std::fs::read(path).ok()?;
+        // Bounded as the read itself is: a pipe or a device named as the file never blocks.
+        let contents = flags_model::file::read_bytes(path).ok()?;
         let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let mut hasher = DefaultHasher::new();
         contents.hash(&mut hasher);
