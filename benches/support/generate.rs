@@ -2,6 +2,9 @@
 //! targeted by rules, segments and rollouts, and integer, string, variant and float flags.
 //! Deterministic, so that `benches/large.toml` can be checked against it.
 
+// Each user of this file calls part of it.
+#![allow(dead_code)]
+
 use std::fmt::Write as _;
 
 /// The text of a `flags.toml` declaring `count` flags in three environments.
@@ -64,4 +67,20 @@ fn bool_flag(index: usize) -> String {
     };
     flag.push_str(&production);
     flag
+}
+
+/// A valid `flags.toml` of `count` flags, each on in development and requiring every later
+/// one: the worst case for validation and evaluation that walk every path of requirements.
+pub fn ladder_toml(count: usize) -> String {
+    let mut toml =
+        String::from("[environments]\nnames = [\"development\"]\ndefault = \"development\"\n");
+    for rung in 0..count {
+        let later: Vec<String> = (rung + 1..count).map(|r| format!("\"rung_{r}\"")).collect();
+        let _ = write!(
+            toml,
+            "\n[flags.rung_{rung}]\ndescription = \"Rung {rung}\"\ndefault = false\ndevelopment = true\nrequires = [{}]\n",
+            later.join(", ")
+        );
+    }
+    toml
 }

@@ -10,6 +10,7 @@ use flags_model::{Catalog, Date, Diagnostic, FlagType, Lint, LintLevel, SourceFi
 use serde_json::json;
 
 use crate::output::{Format, Paint, print_json};
+use crate::overrides::OverridesOption;
 use crate::project::Project;
 use crate::scan::{self, Scan, resolve};
 use crate::{EXIT_PROBLEMS, Failure};
@@ -23,6 +24,8 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    #[command(flatten)]
+    overrides: OverridesOption,
 }
 
 /// What `--deny` turns into failures.
@@ -62,7 +65,7 @@ struct Report {
 
 pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure> {
     let project = Project::open(file)?;
-    let report = check(&project, Date::today());
+    let report = check(&project, &args.overrides, Date::today());
     let deny_warnings = args.deny == Some(Deny::Warnings);
     let count = |severity| {
         report
@@ -144,8 +147,9 @@ fn print_text(project: &Project, report: &Report, deny: bool, errors: usize, war
     }
 }
 
-/// Checks flags.toml and, when it is valid, the crate's sources against it.
-fn check(project: &Project, today: Date) -> Report {
+/// Checks flags.toml and, when it is valid, the crate's sources and the overrides file
+/// against it.
+fn check(project: &Project, overrides: &OverridesOption, today: Date) -> Report {
     let parsed = project.parse();
     let mut report = Report {
         findings: Vec::new(),
@@ -163,6 +167,7 @@ fn check(project: &Project, today: Date) -> Report {
     }
     if parsed.diagnostics.is_empty() {
         source_lints(project, catalog, &mut report);
+        overrides_lints(project, catalog, overrides, &mut report);
     } else {
         report.notes.push(format!(
             "the sources are checked against {} once it has no errors",
@@ -171,6 +176,49 @@ fn check(project: &Project, today: Date) -> Report {
     }
     report.findings.sort_by_key(|f| f.order);
     report
+}
+
+/// The overrides file as the runtime reads it: its errors (the runtime would reject it whole)
+/// and its tables for flags and segments flags.toml does not declare.
+fn overrides_lints(
+    project: &Project,
+    catalog: &Catalog,
+    overrides: &OverridesOption,
+    report: &mut Report,
+) {
+    let path = overrides.resolve(project, catalog).path;
+    let text = match flags_model::file::read_text(&path) {
+        Ok(text) => text,
+        Err(error) if error.is_not_found() => return,
+        Err(error) => {
+            let diagnostic =
+                Diagnostic::whole_file(format!("the overrides file {} {error}", path.display()));
+            let file = SourceFile::new(path.display().to_string(), "");
+            report.push(Severity::Error, None, &diagnostic, &file, (usize::MAX, 0));
+            return;
+        }
+    };
+    let file = SourceFile::new(path.display().to_string(), text);
+    let order = |d: &Diagnostic| (usize::MAX, d.span().map_or(0, |s| s.start));
+    match flags_model::parse_overrides(catalog, &file) {
+        Err(diagnostics) => {
+            for diagnostic in &diagnostics {
+                report.push(Severity::Error, None, diagnostic, &file, order(diagnostic));
+            }
+            report.notes.push(format!(
+                "a running program rejects {} whole while it has errors, and keeps its last good contents",
+                file.name()
+            ));
+        }
+        Ok(read) => {
+            if let Some(severity) = severity(catalog, Lint::Leftover) {
+                for diagnostic in read.skipped() {
+                    let at = order(diagnostic);
+                    report.push(severity, Some(Lint::Leftover), diagnostic, &file, at);
+                }
+            }
+        }
+    }
 }
 
 /// How `[lints]` says to report `lint`; `None` when it is allowed.

@@ -297,13 +297,10 @@ fn environment_key<'a>(
 
 /// The file's text, or `None` when there is no file yet.
 fn read_existing(path: &Path) -> Result<Option<String>, Failure> {
-    match std::fs::read_to_string(path) {
+    match flags_model::file::read_text(path) {
         Ok(text) => Ok(Some(text)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(Failure::Broken(format!(
-            "cannot read {}: {error}",
-            path.display()
-        ))),
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(Failure::Broken(format!("{} {error}", path.display()))),
     }
 }
 

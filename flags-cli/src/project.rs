@@ -27,8 +27,8 @@ impl Project {
             Some(path) => path.to_path_buf(),
             None => find()?,
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|error| Failure::Broken(format!("cannot read {}: {error}", path.display())))?;
+        let text = flags_model::file::read_text(&path)
+            .map_err(|error| Failure::Broken(format!("{} {error}", path.display())))?;
         let dir = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),

@@ -82,7 +82,7 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
             }
         }
         let overrides = args.file.resolve(&project, &catalog);
-        if let Ok(text) = std::fs::read_to_string(&overrides.path) {
+        if let Ok(text) = flags_model::file::read_text(&overrides.path) {
             let file = SourceFile::new(overrides.path.display().to_string(), text);
             if let Ok(parsed) = parse_overrides(&catalog, &file) {
                 let entries = parsed.entries().iter().filter(|e| e.flag == index);

@@ -222,14 +222,14 @@ pub(crate) fn scan(dir: &Path, flags_toml: &Path) -> Scan {
     let mut types = BTreeSet::from([DEFAULT_TYPE.to_owned()]);
     for path in paths {
         let name = shown(&path);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match flags_model::file::read_text(&path) {
             Ok(text) => text,
             Err(error) => {
                 scan.unreadable.push(Unreadable {
                     path: name,
                     position: None,
                     text: None,
-                    message: format!("cannot be read: {error}"),
+                    message: error.to_string(),
                 });
                 continue;
             }

@@ -236,3 +236,39 @@ fn a_source_file_that_does_not_parse_is_a_warning() {
     );
     flags(dir.path(), &["check", "--deny", "warnings"]).expect(1);
 }
+
+#[test]
+fn leftover_overrides_of_removed_flags_are_found() {
+    let dir = project("clean");
+    std::fs::write(
+        dir.path().join("flags.overrides.toml"),
+        "# Written by `flags set` over the months.\n[flags.max_upload_mb]\nproduction = 99\n\n\
+         [flags.old_search_enabled]\nvalue = true\n",
+    )
+    .unwrap();
+    let run = flags(dir.path(), &["check", "--format", "json"]).expect(0);
+    assert_eq!(
+        findings(&run),
+        [("leftover".to_owned(), "flags.overrides.toml".to_owned(), 5)]
+    );
+    let text = flags(dir.path(), &["check"]).expect(0);
+    assert!(
+        text.stdout
+            .contains("warning[leftover]: unknown flag `old_search_enabled`; its table is skipped"),
+        "{}",
+        text.stdout
+    );
+    flags(dir.path(), &["check", "--deny", "warnings"]).expect(1);
+    // An override the runtime would reject makes the whole file an error.
+    std::fs::write(
+        dir.path().join("flags.overrides.toml"),
+        "[flags.max_upload_mb]\nproduction = \"lots\"\n",
+    )
+    .unwrap();
+    let run = flags(dir.path(), &["check"]).expect(1);
+    assert!(
+        run.stdout.contains("rejects flags.overrides.toml whole"),
+        "{}",
+        run.stdout
+    );
+}

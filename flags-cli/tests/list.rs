@@ -173,7 +173,7 @@ fn flags_toml_is_found_upward_or_given_with_file() {
     assert!(run.stderr.contains("no flags.toml in"), "{}", run.stderr);
     let run = flags(elsewhere.path(), &["list", "--file", "missing.toml"]).expect(2);
     assert!(
-        run.stderr.contains("cannot read missing.toml"),
+        run.stderr.contains("missing.toml cannot be read"),
         "{}",
         run.stderr
     );

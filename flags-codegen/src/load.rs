@@ -38,11 +38,12 @@ pub(crate) fn locate(manifest_dir: &Path, given: Option<&str>) -> Location {
 pub(crate) fn load(location: &Location) -> Result<Arc<Loaded>, String> {
     static CACHE: Mutex<Option<HashMap<PathBuf, Arc<Loaded>>>> = Mutex::new(None);
 
-    let text = std::fs::read_to_string(&location.absolute).map_err(|error| {
+    let text = flags_model::file::read_text(&location.absolute).map_err(|error| {
         format!(
-            "cannot read {} ({}): {error}",
+            "cannot read {} ({}): {}",
             location.display,
-            location.absolute.display()
+            location.absolute.display(),
+            error.cause()
         )
     })?;
     let mut cache = CACHE

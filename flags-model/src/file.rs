@@ -40,19 +40,23 @@ impl ReadError {
     }
 }
 
+impl ReadError {
+    /// Why, as a phrase that follows "cannot read <path>: ".
+    pub fn cause(&self) -> String {
+        match self {
+            ReadError::Io(error) => error.to_string(),
+            ReadError::NotAFile { kind } => format!("it is {kind}, not a regular file"),
+            ReadError::TooLarge { size } => format!(
+                "it is {size} bytes, more than the {MAX_FILE_SIZE} (8 MiB) a flags file may have"
+            ),
+            ReadError::NotText { at } => format!("it is not UTF-8 text (byte {at})"),
+        }
+    }
+}
+
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Io(error) => write!(f, "cannot be read: {error}"),
-            ReadError::NotAFile { kind } => {
-                write!(f, "is {kind}, not a regular file; give the path of a file")
-            }
-            ReadError::TooLarge { size } => write!(
-                f,
-                "is {size} bytes, more than the {MAX_FILE_SIZE} bytes (8 MiB) a flags file may have"
-            ),
-            ReadError::NotText { at } => write!(f, "is not UTF-8 text (byte {at})"),
-        }
+        write!(f, "cannot be read: {}", self.cause())
     }
 }
 
@@ -146,7 +150,7 @@ mod tests {
         let error = read_text(dir.path()).expect_err("a directory");
         assert_eq!(
             error.to_string(),
-            "is a directory, not a regular file; give the path of a file"
+            "cannot be read: it is a directory, not a regular file"
         );
         assert!(
             read_text(&dir.path().join("missing"))
@@ -156,7 +160,7 @@ mod tests {
         std::fs::write(&file, [b'a', 0xff]).expect("written");
         assert_eq!(
             read_text(&file).unwrap_err().to_string(),
-            "is not UTF-8 text (byte 1)"
+            "cannot be read: it is not UTF-8 text (byte 1)"
         );
         let big = std::fs::File::create(&file).expect("created");
         big.set_len(MAX_FILE_SIZE + 1).expect("grown");
@@ -169,7 +173,7 @@ mod tests {
         let error = read_text(Path::new("/dev/zero")).expect_err("a device");
         assert_eq!(
             error.to_string(),
-            "is a device, not a regular file; give the path of a file"
+            "cannot be read: it is a device, not a regular file"
         );
         let dir = tempfile::tempdir().expect("a temporary directory");
         let fifo = dir.path().join("fifo");
@@ -181,7 +185,7 @@ mod tests {
         let error = read_text(&fifo).expect_err("a pipe");
         assert_eq!(
             error.to_string(),
-            "is a named pipe, not a regular file; give the path of a file"
+            "cannot be read: it is a named pipe, not a regular file"
         );
     }
 }

@@ -43,17 +43,22 @@ pub enum Lint {
     Undeclared,
     /// A `#[feature_gate]` fn called only inside another flag's code path.
     NestedGate,
+    /// An override, in the overrides file or the store, of a flag or segment that
+    /// `flags.toml` does not declare (left over after the flag was removed, or misspelt): the
+    /// runtime skips it.
+    Leftover,
 }
 
 impl Lint {
     /// Every lint, in the order `flags check` documents them.
-    pub const ALL: [Lint; 6] = [
+    pub const ALL: [Lint; 7] = [
         Lint::BoolNaming,
         Lint::Ownership,
         Lint::Expired,
         Lint::Unused,
         Lint::Undeclared,
         Lint::NestedGate,
+        Lint::Leftover,
     ];
 
     /// The lint's key in `[lints]`.
@@ -65,6 +70,7 @@ impl Lint {
             Lint::Unused => "unused",
             Lint::Undeclared => "undeclared",
             Lint::NestedGate => "nested_gate",
+            Lint::Leftover => "leftover",
         }
     }
 

@@ -20,7 +20,7 @@ use crate::slot::{self, LOCAL, OBSERVED, TAG_MASK};
 use crate::snapshot::{Evaluation, Resolution, Resolved, Snapshot};
 use crate::sources::{
     EnvVarSource, Layer, Loaded, Membership, Origin, OverridesFileSource, ProcessVars, Source,
-    SourceId, Vars, check_value, find_flag, segment_index,
+    SourceId, Vars, check_value, find_flag, panic_message, segment_index,
 };
 use crate::stub::{self, StubGuard};
 
@@ -1258,7 +1258,18 @@ impl Writer {
             return;
         };
         let mut problems = Vec::new();
-        match source.source.load(catalog, environment, vars) {
+        // A source's bug must not stop the runtime, nor the thread that asked for the read.
+        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            source.source.load(catalog, environment, vars)
+        }))
+        .unwrap_or_else(|payload| {
+            Loaded::Failed(vec![Problem::new(
+                source.source.name(),
+                None,
+                format!("reading it panicked: {}", panic_message(&*payload)),
+            )])
+        });
+        match loaded {
             Loaded::Values {
                 mut layer,
                 mut rejected,

@@ -321,10 +321,27 @@ pub enum Loaded {
 /// flag check never waits): it should return what the source already has at hand. A source
 /// that reads over a network fetches in a thread of its own and asks the runtime to re-read
 /// it (`SourceHandle::reload`) when it has something new.
+///
+/// A `load` that panics is reported as the source's problem, and its last good values stay;
+/// the runtime and the thread that asked keep going.
 pub trait Source: Send + Sync {
     /// Reads the source's values for `environment` (the index of the runtime's environment;
     /// `None` when no environment is in use).
     fn load(&self, catalog: &Catalog, environment: Option<usize>, vars: &dyn Vars) -> Loaded;
+
+    /// What the source is, as problems name it: `redis 127.0.0.1:6379`.
+    fn name(&self) -> String {
+        "a source added with Runtime::add_source".to_owned()
+    }
+}
+
+/// What a caught panic said.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// The overrides file named by the file variable; `None` when it is unset or empty (no
@@ -369,6 +386,10 @@ impl Vars for ProcessVars {
 pub(crate) struct EnvVarSource;
 
 impl Source for EnvVarSource {
+    fn name(&self) -> String {
+        "environment variables".to_owned()
+    }
+
     fn load(&self, catalog: &Catalog, _environment: Option<usize>, vars: &dyn Vars) -> Loaded {
         let mut layer = Layer::new(catalog.flags().len());
         let mut rejected = Vec::new();
@@ -424,6 +445,10 @@ impl Source for EnvVarSource {
 pub(crate) struct OverridesFileSource;
 
 impl Source for OverridesFileSource {
+    fn name(&self) -> String {
+        "the overrides file".to_owned()
+    }
+
     fn load(&self, catalog: &Catalog, environment: Option<usize>, vars: &dyn Vars) -> Loaded {
         let variable = catalog.overrides().file_variable();
         let Some(path) = overrides_path(catalog, vars) else {

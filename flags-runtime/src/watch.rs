@@ -14,6 +14,7 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::report::Report;
 use crate::runtime::{Runtime, lock};
+use crate::sources::panic_message;
 
 /// How [`Runtime::watch_overrides_with`] follows the file.
 #[derive(Clone, Debug)]
@@ -98,6 +99,7 @@ pub struct OverridesWatch {
 struct Status {
     reloads: u64,
     last_report: Option<Report>,
+    last_error: Option<String>,
 }
 
 enum Wake {
@@ -126,6 +128,13 @@ impl OverridesWatch {
     /// with file, line and reason, when it was rejected.
     pub fn last_report(&self) -> Option<Report> {
         lock(&self.status).last_report.clone()
+    }
+
+    /// What last went wrong inside the watching thread itself (a bug, not a bad file: a bad
+    /// file is in [`OverridesWatch::last_report`]), also logged as a `tracing` error. The
+    /// thread keeps following the file.
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.status).last_error.clone()
     }
 }
 
@@ -251,9 +260,21 @@ impl Follower {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
             }
-            let now = Fingerprint::of(&self.path);
-            if now != seen {
-                seen = self.read();
+            // Whatever goes wrong in one look, the next change is still followed.
+            let looked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let now = Fingerprint::of(&self.path);
+                if now != seen { self.read() } else { now }
+            }));
+            match looked {
+                Ok(fingerprint) => seen = fingerprint,
+                Err(payload) => {
+                    let message = panic_message(&*payload);
+                    tracing::error!(
+                        path = %self.path.display(),
+                        "following the overrides file failed: {message}; it is still followed"
+                    );
+                    lock(&self.status).last_error = Some(message);
+                }
             }
         }
     }

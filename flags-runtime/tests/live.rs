@@ -240,3 +240,85 @@ fn a_source_that_fails_keeps_its_last_good_values() {
     assert!(handle.reload().is_clean());
     assert_eq!(registry.int(UPLOAD), 8);
 }
+
+#[test]
+fn a_source_that_panics_is_reported_and_the_runtime_goes_on() {
+    struct Buggy(Arc<Mutex<Option<i64>>>);
+    impl Source for Buggy {
+        fn load(&self, catalog: &Catalog, _: Option<usize>, _: &dyn Vars) -> Loaded {
+            let Some(mb) = *self.0.lock().unwrap() else {
+                panic!("index out of bounds in the source");
+            };
+            let mut layer = Layer::new(catalog.flags().len());
+            layer
+                .set_checked(catalog, "max_upload_mb", mb, Origin::Programmatic)
+                .expect("an integer");
+            Loaded::Values {
+                layer,
+                rejected: Vec::new(),
+            }
+        }
+
+        fn name(&self) -> String {
+            "buggy source".to_owned()
+        }
+    }
+    let (registry, _) = build::<6>(FLAGS, &[]);
+    let state = Arc::new(Mutex::new(Some(7)));
+    let handle = registry.runtime().add_source(Buggy(Arc::clone(&state)));
+    assert_eq!(registry.int(UPLOAD), 7);
+    *state.lock().unwrap() = None;
+    let report = handle.reload();
+    assert_eq!(registry.int(UPLOAD), 7, "its last good values stay");
+    assert_eq!(
+        report.problems()[0].to_string(),
+        "buggy source: reading it panicked: index out of bounds in the source; \
+         the source's last good values stay in force"
+    );
+    // Every other change still gets through, and the source itself once it reads well.
+    registry
+        .runtime()
+        .set_override("beta_enabled", false)
+        .unwrap();
+    assert!(!registry.bool(BETA));
+    *state.lock().unwrap() = Some(8);
+    assert!(handle.reload().is_clean());
+    assert_eq!(registry.int(UPLOAD), 8);
+}
+
+#[test]
+fn the_watcher_applies_every_good_version_after_a_bad_one() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("overrides.toml");
+    std::fs::write(&path, upload(1)).expect("write");
+    let (registry, _) = build::<6>(FLAGS, &[("FLAGS_OVERRIDES", path.to_str().expect("UTF-8"))]);
+    let watch = registry.runtime().watch_overrides().expect("a file");
+    let versions: [(&str, i64, bool); 6] = [
+        ("[flags.max_upload_mb]\r\nvalue = 2\r\n", 2, true),
+        // A CRLF file cut between `\r` and `\n`: invalid, the last good one stays.
+        ("[flags.max_upload_mb]\r\nvalue = 3\r", 2, false),
+        ("[flags.max_upload_mb]\nvalue = 4\n", 4, true),
+        ("\r", 4, false),
+        // A table left over for a flag flags.toml no longer has: skipped, the rest applies.
+        (
+            "[flags.gone_enabled]\nvalue = true\n[flags.max_upload_mb]\nvalue = 5\n",
+            5,
+            false,
+        ),
+        ("[flags.max_upload_mb]\nvalue = 6\n", 6, true),
+    ];
+    for (text, expected, clean) in versions {
+        let reloads = watch.reloads();
+        replace(&path, text);
+        wait_until(&format!("{text:?} is read"), || watch.reloads() > reloads);
+        assert_eq!(registry.int(UPLOAD), expected, "after {text:?}");
+        let report = watch.last_report().expect("a read");
+        assert_eq!(report.is_clean(), clean, "after {text:?}: {report}");
+        if !clean {
+            assert!(
+                report.problems()[0].source().starts_with("overrides file"),
+                "{report}"
+            );
+        }
+    }
+}

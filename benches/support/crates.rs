@@ -1,0 +1,92 @@
+//! Crates generated around a `flags.toml` of many flags, built by cargo as a user's would be
+//! (dev profile, sharing this workspace's target directory so dependencies are already
+//! built): for the build-time benchmark and for the test that they build and run.
+
+// Each user of this file calls part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::generate;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The target directory above the running binary (`target/<profile>/deps/<binary>`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the binary's path");
+    exe.ancestors()
+        .nth(3)
+        .expect("target directory above target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// A binary crate whose `flags.toml` declares `count` flags; its main prints three of them.
+pub fn generated_crate(count: usize) -> PathBuf {
+    let directory = target_dir()
+        .join("build-time")
+        .join(format!("flags{count}"));
+    std::fs::create_dir_all(directory.join("src")).expect("create the crate");
+    let manifest = format!(
+        "[package]\nname = \"flags{count}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\nflags = {{ path = {ROOT:?} }}\n\n[workspace]\n"
+    );
+    std::fs::write(directory.join("Cargo.toml"), manifest).expect("write Cargo.toml");
+    std::fs::write(directory.join("flags.toml"), generate::flags_toml(count))
+        .expect("write flags.toml");
+    // The workspace's lock file, so the same dependency versions are used (and none fetched).
+    std::fs::copy(
+        Path::new(ROOT).join("Cargo.lock"),
+        directory.join("Cargo.lock"),
+    )
+    .expect("copy Cargo.lock");
+    write_main(&directory, 0);
+    directory
+}
+
+/// Rewrites `main.rs` with `run` in a comment, so that the next build compiles it again.
+pub fn write_main(directory: &Path, run: usize) {
+    let main = format!(
+        "// build {run}\nflags::declare!();\n\nfn main() {{\n    \
+         println!(\"{{}} {{}} {{:?}}\", Flags::flag_0000_enabled(), Flags::limit_0005(), Flags::mode_0008());\n}}\n"
+    );
+    std::fs::write(directory.join("src/main.rs"), main).expect("write main.rs");
+}
+
+/// Builds the crate in `directory` with cargo; how long it took.
+pub fn cargo_build(directory: &Path) -> Duration {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--offline"])
+        .current_dir(directory)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .expect("run cargo");
+    let elapsed = started.elapsed();
+    assert!(
+        output.status.success(),
+        "building {} failed:\n{}",
+        directory.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    elapsed
+}
+
+/// Runs the binary the crate of `count` flags built; what it printed.
+pub fn run(directory: &Path, count: usize) -> String {
+    let binary = target_dir()
+        .join("debug")
+        .join(format!("flags{count}{}", std::env::consts::EXE_SUFFIX));
+    let output = Command::new(&binary)
+        .env_clear()
+        .current_dir(directory)
+        .output()
+        .unwrap_or_else(|error| panic!("run {}: {error}", binary.display()));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}

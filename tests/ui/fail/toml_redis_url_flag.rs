@@ -1,0 +1,3 @@
+flags::declare!("fixtures/redis_url_flag.toml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+flags::declare!("fixtures/requirement_depth.toml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+flags::declare!("fixtures/too_many_errors.toml");
+
+fn main() {}
