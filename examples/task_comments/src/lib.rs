@@ -11,7 +11,7 @@
 //!   on the next request. `GET /admin/flag-counts` shows how often each flag served each
 //!   value.
 //!
-//! With a Redis store (`REDIS_URL`), segment changes go to the store, so that every process
+//! With a Redis store (`FLAGS_REDIS_URL`), segment changes go to the store, so that every process
 //! of the service follows them; without one, they change this process only.
 //!
 //! Users are identified by the `x-user-id` header (a stand-in for a session): `u-1` is

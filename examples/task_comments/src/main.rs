@@ -5,7 +5,7 @@
 //! APP_ENV=production ADMIN_TOKEN=s3cret cargo run -p task_comments
 //! ```
 //!
-//! `PORT` chooses the port (default 3000; 0 for any free one). `REDIS_URL`
+//! `PORT` chooses the port (default 3000; 0 for any free one). `FLAGS_REDIS_URL`
 //! (`redis://127.0.0.1:6379`) makes the service follow a Redis store and write segment
 //! changes there, for every process of the service. `RUST_LOG=flags=debug` shows every flag
 //! evaluation.
@@ -68,7 +68,7 @@ async fn main() -> ExitCode {
     };
     // With a Redis store, every process of the service follows the same overrides and
     // segment members, and the admin endpoints write there.
-    let store = match std::env::var("REDIS_URL") {
+    let store = match std::env::var("FLAGS_REDIS_URL") {
         Ok(url) if !url.is_empty() => {
             match Flags::runtime().follow_redis(RedisOptions::new(&url)) {
                 Ok(follower) => {
@@ -76,7 +76,7 @@ async fn main() -> ExitCode {
                     Some(SharedStore::new(&url, &environment, follower))
                 }
                 Err(error) => {
-                    eprintln!("REDIS_URL: {error}");
+                    eprintln!("FLAGS_REDIS_URL: {error}");
                     return ExitCode::FAILURE;
                 }
             }

@@ -33,7 +33,7 @@ impl Service {
     /// Like [`Service::start`], with more environment variables.
     fn start_with(environment: &str, vars: &[(&str, &str)]) -> Service {
         let mut command = Command::new(env!("CARGO_BIN_EXE_task_comments"));
-        command.env_remove("REDIS_URL").envs(vars.iter().copied());
+        command.env_remove("FLAGS_REDIS_URL").envs(vars.iter().copied());
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("FLAGS_") {
                 command.env_remove(&name);
@@ -277,8 +277,8 @@ async fn with_a_redis_store_the_webhook_reaches_every_process() {
         return;
     };
     let url = redis.url();
-    let first = Service::start_with("production", &[("REDIS_URL", &url)]);
-    let second = Service::start_with("production", &[("REDIS_URL", &url)]);
+    let first = Service::start_with("production", &[("FLAGS_REDIS_URL", &url)]);
+    let second = Service::start_with("production", &[("FLAGS_REDIS_URL", &url)]);
     assert!(!first.has_comments(OUTSIDER).await);
     assert!(!second.has_comments(OUTSIDER).await);
 
