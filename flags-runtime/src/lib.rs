@@ -15,11 +15,13 @@
 
 mod bucket;
 mod context;
+mod descriptor;
 mod eval;
 mod events;
 mod live;
 mod registry;
 mod report;
+mod resolution;
 mod runtime;
 mod scope;
 mod slot;
@@ -30,6 +32,7 @@ pub mod store;
 mod stub;
 mod trace;
 mod watch;
+mod writer;
 
 pub use bucket::{bucket, murmur3_x86_32};
 pub use context::{
@@ -60,13 +63,13 @@ pub use watch::{OverridesWatch, WatchError, WatchOptions};
 /// Items the generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::descriptor::{Descriptor, FlagDescriptor, StaticValue};
     pub use crate::registry::Registry;
-    pub use crate::runtime::{Descriptor, FlagDescriptor, StaticValue};
     pub use flags_model::Value;
     pub use std::sync::Arc;
 
+    pub use crate::descriptor::FromValue;
     pub use crate::report::GateOutput;
-    pub use crate::runtime::FromValue;
 
     /// What a `#[feature_gate]` fn returns while its flag is off, inferred from its return type.
     #[inline]

@@ -4,8 +4,9 @@
 use std::fmt;
 
 use crate::report::Report;
-use crate::runtime::{OVERRIDES_FILE, Runtime};
+use crate::runtime::Runtime;
 use crate::sources::{Source, SourceId, overrides_path};
+use crate::writer::OVERRIDES_FILE;
 
 /// A source added to a runtime with [`Runtime::add_source`]: re-reads it, or removes it.
 ///

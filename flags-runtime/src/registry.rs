@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use flags_model::Value;
 
 use crate::context::EvaluationContext;
-use crate::runtime::{Descriptor, FromValue, Runtime};
+use crate::descriptor::{Descriptor, FromValue};
+use crate::runtime::Runtime;
 use crate::scope;
 use crate::slot::{
     FAST, FAST_MASK, INLINE, OBSERVED, TAG_MASK, UNINIT, payload_bool, payload_int, payload_variant,

@@ -7,72 +7,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use arc_swap::ArcSwap;
-use flags_model::{
-    Catalog, Flag, Input, MAX_REQUIREMENT_DEPTH, Setting, SourceFile, Timestamp, Value,
-};
+use flags_model::{Catalog, Flag, Input, MAX_REQUIREMENT_DEPTH, SourceFile, Timestamp, Value};
 
 use crate::context::{self, EvaluationContext};
-use crate::eval::{Outcome, Program, Reason, Scope, SegmentState, Visited, Why};
+use crate::descriptor::{Descriptor, FlagDescriptor, FromValue, StaticValue};
+use crate::eval::{Outcome, Reason, Scope, Visited, Why};
 use crate::events::{EvaluationEvent, EvaluationListener, EvaluationReason, ListenerId, Listeners};
-use crate::report::{InitError, OverrideError, Problem, Report, SegmentError};
+use crate::report::{InitError, OverrideError, Report, SegmentError};
+use crate::resolution::{Resolution, Resolved};
 use crate::scope::{self, Held};
 use crate::slot::{self, LOCAL, OBSERVED, TAG_MASK};
-use crate::snapshot::{Evaluation, Resolution, Resolved, Snapshot};
-use crate::sources::{
-    EnvVarSource, Layer, Loaded, Membership, Origin, OverridesFileSource, ProcessVars, Source,
-    SourceId, Vars, check_value, find_flag, panic_message, segment_index,
-};
+use crate::snapshot::{Evaluation, Snapshot};
+use crate::sources::{Origin, ProcessVars, Vars, check_value, find_flag, segment_index};
 use crate::stub::{self, StubGuard};
-
-/// What the macro knows about the flags it generated code for.
-#[derive(Debug)]
-pub struct Descriptor {
-    /// The path of `flags.toml` as shown in messages.
-    pub path: &'static str,
-    /// The text of `flags.toml` the code was generated from.
-    pub source: &'static str,
-    /// The flags, in the order of their indexes.
-    pub flags: &'static [FlagDescriptor],
-}
-
-/// One flag as the macro saw it.
-#[derive(Debug)]
-pub struct FlagDescriptor {
-    /// Its key in `flags.toml`.
-    pub key: &'static str,
-    /// Its `default`: served if all else fails.
-    pub default: StaticValue,
-}
-
-/// A flag value known at compile time.
-#[derive(Clone, Copy, Debug)]
-pub enum StaticValue {
-    /// A bool.
-    Bool(bool),
-    /// An integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A string.
-    Str(&'static str),
-    /// A variant: its index and name.
-    Variant(u32, &'static str),
-}
-
-impl StaticValue {
-    fn to_value(self) -> Value {
-        match self {
-            StaticValue::Bool(b) => Value::Bool(b),
-            StaticValue::Int(i) => Value::Int(i),
-            StaticValue::Float(f) => Value::Float(f),
-            StaticValue::Str(s) => Value::String(s.into()),
-            StaticValue::Variant(index, name) => Value::Variant {
-                index,
-                name: name.into(),
-            },
-        }
-    }
-}
+use crate::writer::Writer;
 
 /// A flag's declaration, its value now (in the current thread and context) and why.
 #[derive(Clone, Debug)]
@@ -145,38 +93,6 @@ thread_local! {
     /// idle thread alive until that thread's next evaluation.
     static LAST_USED: Cell<Option<(usize, Arc<Resolution>)>> = const { Cell::new(None) };
 }
-
-/// Everything needed to build the next configuration; one writer at a time.
-pub(crate) struct Writer {
-    /// Whether the catalog matches the compiled flags (it always does unless the program
-    /// was built inconsistently); when it does not, only defaults are served.
-    consistent: bool,
-    /// Highest first: environment variables, added sources (first added highest), the
-    /// overrides file.
-    sources: Vec<SourceState>,
-    programmatic: Layer,
-    segments: Vec<SegmentChanges>,
-    environment: Option<usize>,
-    environment_error: Option<InitError>,
-    /// What was wrong with the environment variable at the last full read.
-    environment_problems: Vec<Problem>,
-    problems: Arc<[Problem]>,
-    generation: u64,
-    /// The id the next added source gets.
-    next_source: u64,
-}
-
-struct SourceState {
-    id: SourceId,
-    source: Box<dyn Source>,
-    last_good: Layer,
-    /// What was wrong at its last read; kept until it is read again, so that reading one
-    /// source does not hide another's problems.
-    problems: Vec<Problem>,
-}
-
-/// Keys added to and removed from a segment at run time by the program.
-type SegmentChanges = Membership;
 
 impl Runtime {
     /// A runtime for the flags in `descriptor`, publishing into `slots` (one per flag).
@@ -273,7 +189,7 @@ impl Runtime {
     pub fn reload(&'static self) -> Report {
         let state = self.state();
         let mut writer = lock(&state.writer);
-        let resolution = writer.refresh(self, &state.catalog, true);
+        let resolution = writer.refresh(self.descriptor, self.vars, &state.catalog, true);
         let report = self.report_of(&resolution);
         self.publish(state, resolution);
         report
@@ -432,7 +348,7 @@ impl Runtime {
         let state = self.state();
         let mut writer = lock(&state.writer);
         change(&mut writer);
-        let resolution = writer.refresh(self, &state.catalog, false);
+        let resolution = writer.refresh(self.descriptor, self.vars, &state.catalog, false);
         self.publish(state, resolution);
     }
 
@@ -446,7 +362,7 @@ impl Runtime {
         let state = self.state();
         let mut writer = lock(&state.writer);
         let result = change(&mut writer, &state.catalog, self.vars);
-        let resolution = writer.refresh(self, &state.catalog, false);
+        let resolution = writer.refresh(self.descriptor, self.vars, &state.catalog, false);
         let report = self.report_of(&resolution);
         self.publish(state, resolution);
         (result, report)
@@ -503,7 +419,7 @@ impl Runtime {
             descriptor.flags.len(),
             parsed.catalog.segments().len(),
         );
-        let resolution = writer.refresh(self, &parsed.catalog, true);
+        let resolution = writer.refresh(self.descriptor, self.vars, &parsed.catalog, true);
         if !self.explicit_init.load(Ordering::SeqCst) {
             // Nobody asked for this report: make sure it is seen even without a subscriber.
             for problem in resolution.problems.iter() {
@@ -666,10 +582,7 @@ impl Runtime {
 
     /// The compiled default of flag `index`.
     pub(crate) fn default_value(&self, index: usize) -> Value {
-        self.descriptor
-            .flags
-            .get(index)
-            .map_or(Value::Bool(false), |flag| flag.default.to_value())
+        self.descriptor.default_value(index)
     }
 
     pub(crate) fn stub_acquired(&self, index: usize) {
@@ -921,67 +834,6 @@ impl Runtime {
     }
 }
 
-/// The Rust type an accessor returns, taken out of a [`Value`].
-#[doc(hidden)]
-pub trait FromValue: Default {
-    /// The value as `Self`, if it is of that type.
-    fn from_value(value: &Value) -> Option<Self>;
-
-    /// Like [`FromValue::from_value`], taking the value (a string moves rather than clones).
-    fn from_owned(value: Value) -> Option<Self> {
-        Self::from_value(&value)
-    }
-}
-
-impl FromValue for bool {
-    fn from_value(value: &Value) -> Option<Self> {
-        value.as_bool()
-    }
-}
-
-impl FromValue for i64 {
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Int(i) => Some(*i),
-            _ => None,
-        }
-    }
-}
-
-impl FromValue for u32 {
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Variant { index, .. } => Some(*index),
-            _ => None,
-        }
-    }
-}
-
-impl FromValue for f64 {
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Float(f) => Some(*f),
-            _ => None,
-        }
-    }
-}
-
-impl FromValue for Arc<str> {
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::String(s) => Some(Arc::clone(s)),
-            _ => None,
-        }
-    }
-
-    fn from_owned(value: Value) -> Option<Self> {
-        match value {
-            Value::String(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
@@ -994,363 +846,6 @@ impl std::fmt::Debug for Runtime {
 enum Read {
     Word(u64),
     Value(Value),
-}
-
-/// The environment variables' source.
-const ENV_VARS: SourceId = SourceId(0);
-/// The overrides file's source.
-pub(crate) const OVERRIDES_FILE: SourceId = SourceId(1);
-
-impl Writer {
-    /// A writer with no values read yet: environment variables and the overrides file as its
-    /// sources, unless the catalog does not match the compiled flags (then it has none).
-    fn new(consistent: bool, flags: usize, segments: usize) -> Self {
-        let sources: Vec<(SourceId, Box<dyn Source>)> = if consistent {
-            vec![
-                (ENV_VARS, Box::new(EnvVarSource)),
-                (OVERRIDES_FILE, Box::new(OverridesFileSource)),
-            ]
-        } else {
-            Vec::new()
-        };
-        Writer {
-            consistent,
-            sources: sources
-                .into_iter()
-                .map(|(id, source)| SourceState {
-                    id,
-                    source,
-                    last_good: Layer::new(flags),
-                    problems: Vec::new(),
-                })
-                .collect(),
-            programmatic: Layer::new(flags),
-            segments: vec![SegmentChanges::default(); segments],
-            environment: None,
-            environment_error: None,
-            environment_problems: Vec::new(),
-            problems: Arc::new([]),
-            generation: 0,
-            next_source: OVERRIDES_FILE.0 + 1,
-        }
-    }
-
-    /// Adds `source` below the environment variables and the sources added before it, above
-    /// the overrides file, and reads it.
-    pub(crate) fn add_source(
-        &mut self,
-        source: Box<dyn Source>,
-        catalog: &Catalog,
-        vars: &dyn Vars,
-    ) -> SourceId {
-        let id = SourceId(self.next_source);
-        self.next_source += 1;
-        let position = self
-            .sources
-            .iter()
-            .position(|s| s.id == OVERRIDES_FILE)
-            .unwrap_or(self.sources.len());
-        self.sources.insert(
-            position,
-            SourceState {
-                id,
-                source,
-                last_good: Layer::new(catalog.flags().len()),
-                problems: Vec::new(),
-            },
-        );
-        if self.consistent {
-            self.load(position, catalog, vars);
-        }
-        id
-    }
-
-    /// Removes source `id` and what it set; false when there is no such source.
-    pub(crate) fn remove_source(&mut self, id: SourceId) -> bool {
-        let before = self.sources.len();
-        self.sources.retain(|s| s.id != id);
-        self.sources.len() != before
-    }
-
-    /// Reads source `id` again (the overrides file with [`OVERRIDES_FILE`]), for the
-    /// environment in use; false when there is no such source.
-    pub(crate) fn reread_source(
-        &mut self,
-        id: SourceId,
-        catalog: &Catalog,
-        vars: &dyn Vars,
-    ) -> bool {
-        match self.sources.iter().position(|s| s.id == id) {
-            Some(position) if self.consistent => {
-                self.load(position, catalog, vars);
-                true
-            }
-            Some(_) => true,
-            None => false,
-        }
-    }
-
-    /// Builds the next configuration; with `reread`, first reads the environment and every
-    /// source again.
-    fn refresh(&mut self, runtime: &Runtime, catalog: &Catalog, reread: bool) -> Resolution {
-        if reread && self.consistent {
-            self.reread(catalog, runtime.vars);
-        }
-        self.problems = if self.consistent {
-            self.environment_problems
-                .iter()
-                .chain(self.sources.iter().flat_map(|s| &s.problems))
-                .cloned()
-                .collect()
-        } else {
-            Arc::new([Problem::new(
-                runtime.descriptor.path,
-                None,
-                "the flags compiled into this program do not match the flags.toml embedded in it; \
-                 every flag serves its compiled default. Rebuild the program.",
-            )])
-        };
-        self.generation += 1;
-        let resolved = (0..runtime.descriptor.flags.len())
-            .map(|index| self.resolve(runtime, catalog, index))
-            .collect();
-        let segments = self.segments(catalog);
-        Resolution {
-            generation: self.generation,
-            environment: self.environment,
-            environment_error: self.environment_error.clone(),
-            resolved,
-            segments,
-            problems: Arc::clone(&self.problems),
-        }
-    }
-
-    /// Highest first: programmatic override, each source's last good setting, then
-    /// `flags.toml`'s setting for the environment, else its default. An overriding value is
-    /// final (no targeting, no prerequisites); an overriding targeting replaces the environment's
-    /// setting, prerequisites included.
-    fn resolve(&self, runtime: &Runtime, catalog: &Catalog, index: usize) -> Resolved {
-        let flag = match catalog.flags().get(index) {
-            Some(flag) if self.consistent => flag,
-            _ => {
-                return Resolved::Static {
-                    value: runtime.default_value(index),
-                    origin: Origin::Default,
-                    overridden: false,
-                };
-            }
-        };
-        let layers =
-            std::iter::once(&self.programmatic).chain(self.sources.iter().map(|s| &s.last_good));
-        let overriding = layers.filter_map(|layer| layer.get(index)).next();
-        let (setting, origin) = match overriding {
-            Some((Setting::Value(value), origin)) => {
-                return Resolved::Static {
-                    value: value.clone(),
-                    origin: origin.clone(),
-                    overridden: true,
-                };
-            }
-            Some((setting, origin)) => (setting.clone(), origin.clone()),
-            None => {
-                let origin = match self
-                    .environment
-                    .filter(|&e| flag.environment_setting(e).is_some())
-                {
-                    Some(environment) => {
-                        Origin::Environment(catalog.environments().names()[environment].clone())
-                    }
-                    None => Origin::Default,
-                };
-                (flag.setting_in(self.environment), origin)
-            }
-        };
-        let requires: Vec<(usize, Value)> = flag
-            .requires()
-            .iter()
-            .map(|r| (r.flag, r.is.clone()))
-            .collect();
-        let default = flag.default().clone();
-        match setting {
-            Setting::Value(value) if requires.is_empty() => Resolved::Static {
-                value,
-                origin,
-                overridden: false,
-            },
-            Setting::Value(value) => {
-                Resolved::Dynamic(Program::new(None, value, origin, requires, default))
-            }
-            Setting::Targeted(targeting) => Resolved::Dynamic(Program::new(
-                Some(targeting),
-                default.clone(),
-                origin,
-                requires,
-                default,
-            )),
-        }
-    }
-
-    /// Each segment as the highest source that redefines it says, with the run-time changes.
-    fn segments(&self, catalog: &Catalog) -> Box<[SegmentState]> {
-        if !self.consistent {
-            return Box::default();
-        }
-        catalog
-            .segments()
-            .iter()
-            .enumerate()
-            .zip(&self.segments)
-            .map(|((index, declared), changes)| {
-                let segment = self
-                    .sources
-                    .iter()
-                    .find_map(|s| s.last_good.segment(index))
-                    .unwrap_or(declared);
-                // Lowest source first, so that a higher one's additions and removals win; the
-                // program's own changes last.
-                let mut membership = Membership::default();
-                for source in self.sources.iter().rev() {
-                    if let Some(changes) = source.last_good.membership_of(index) {
-                        membership.apply(changes);
-                    }
-                }
-                membership.apply(changes);
-                SegmentState::new(segment, &membership.added, &membership.removed)
-            })
-            .collect()
-    }
-
-    fn reread(&mut self, catalog: &Catalog, vars: &dyn Vars) {
-        let mut problems = Vec::new();
-        match select_environment(catalog, vars) {
-            Ok(environment) => {
-                self.environment = environment;
-                self.environment_error = None;
-            }
-            Err(error) => {
-                let consequence = match self.environment {
-                    Some(kept) => format!(
-                        "keeping environment `{}`",
-                        catalog.environments().names()[kept]
-                    ),
-                    None => "every flag uses its default, plus overrides".to_owned(),
-                };
-                problems.push(Problem::new(
-                    format!("environment variable {}", catalog.environments().variable()),
-                    None,
-                    format!("{error}; {consequence}"),
-                ));
-                self.environment_error = Some(error);
-            }
-        }
-        warn(&problems);
-        self.environment_problems = problems;
-        for position in 0..self.sources.len() {
-            self.load(position, catalog, vars);
-        }
-    }
-
-    /// Reads the source at `position`: its new layer, or its last good one with the problems
-    /// that kept the new one out.
-    fn load(&mut self, position: usize, catalog: &Catalog, vars: &dyn Vars) {
-        let environment = self.environment;
-        let Some(source) = self.sources.get_mut(position) else {
-            return;
-        };
-        let mut problems = Vec::new();
-        // A source's bug must not stop the runtime, nor the thread that asked for the read.
-        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            source.source.load(catalog, environment, vars)
-        }))
-        .unwrap_or_else(|payload| {
-            Loaded::Failed(vec![Problem::new(
-                source.source.name(),
-                None,
-                format!("reading it panicked: {}", panic_message(&*payload)),
-            )])
-        });
-        match loaded {
-            Loaded::Values {
-                mut layer,
-                mut rejected,
-            } => {
-                rejected.extend(layer.take_mistyped(catalog));
-                for (flag, problem) in rejected {
-                    let kept =
-                        flag.and_then(|index| Some((index, source.last_good.get(index)?.clone())));
-                    let consequence = match kept {
-                        Some((index, (setting, origin))) => {
-                            let text = format!("keeping its previous value `{setting}`");
-                            layer.set_setting(index, setting, origin);
-                            text
-                        }
-                        None if flag.is_some() => "it is ignored".to_owned(),
-                        None => String::new(),
-                    };
-                    problems.push(with_consequence(problem, &consequence));
-                }
-                source.last_good = layer;
-            }
-            Loaded::Failed(failures) => {
-                problems.extend(
-                    failures.into_iter().map(|p| {
-                        with_consequence(p, "the source's last good values stay in force")
-                    }),
-                );
-            }
-        }
-        warn(&problems);
-        source.problems = problems;
-    }
-}
-
-/// Logs each problem as a warning.
-fn warn(problems: &[Problem]) {
-    for problem in problems {
-        tracing::warn!(
-            source = problem.source(),
-            flag = problem.flag(),
-            "{}",
-            problem.message()
-        );
-    }
-}
-
-fn with_consequence(problem: Problem, consequence: &str) -> Problem {
-    if consequence.is_empty() {
-        return problem;
-    }
-    let message = format!("{}; {consequence}", problem.message());
-    Problem::new(problem.source(), problem.flag(), message)
-}
-
-/// The environment named by the selecting variable, or the default when it is unset or empty.
-fn select_environment(catalog: &Catalog, vars: &dyn Vars) -> Result<Option<usize>, InitError> {
-    let environments = catalog.environments();
-    let variable = environments.variable().to_owned();
-    let allowed = || environments.names().to_vec();
-    match vars.get(&variable) {
-        Some(Ok(value)) if !value.is_empty() => match environments.position(&value) {
-            Some(index) => Ok(Some(index)),
-            None => Err(InitError::UnknownEnvironment {
-                variable,
-                value,
-                allowed: allowed(),
-            }),
-        },
-        Some(Err(lossy)) => Err(InitError::UnknownEnvironment {
-            variable,
-            value: lossy,
-            allowed: allowed(),
-        }),
-        _ => match environments.default() {
-            Some(index) => Ok(Some(index)),
-            None => Err(InitError::MissingEnvironment {
-                variable,
-                allowed: allowed(),
-            }),
-        },
-    }
 }
 
 /// Locks a mutex, recovering from a panic elsewhere: the guarded data is always left whole.

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::context::{self, EvaluationContext, SharedContext};
+use crate::resolution::Resolution;
 use crate::runtime::Runtime;
-use crate::snapshot::{Resolution, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::stub::StubScope;
 
 thread_local! {

@@ -5,36 +5,10 @@ use std::sync::Arc;
 use flags_model::Value;
 
 use crate::context::{self, EvaluationContext};
-use crate::eval::{Outcome, Program, Reason, SegmentState};
-use crate::report::{InitError, Problem};
-use crate::runtime::{FromValue, Runtime};
-use crate::sources::Origin;
-
-/// What one flag resolved to in a configuration.
-#[derive(Debug)]
-pub(crate) enum Resolved {
-    /// The same value for every context.
-    Static {
-        value: Value,
-        origin: Origin,
-        /// Set by an override (final: no targeting, no prerequisites).
-        overridden: bool,
-    },
-    /// Evaluated per context: targeting, prerequisites or both.
-    Dynamic(Program),
-}
-
-/// One complete configuration: every flag resolved, and the segments. Built whole off to the
-/// side, then swapped in; never changed afterwards.
-#[derive(Debug)]
-pub(crate) struct Resolution {
-    pub(crate) generation: u64,
-    pub(crate) environment: Option<usize>,
-    pub(crate) environment_error: Option<InitError>,
-    pub(crate) resolved: Box<[Resolved]>,
-    pub(crate) segments: Box<[SegmentState]>,
-    pub(crate) problems: Arc<[Problem]>,
-}
+use crate::descriptor::FromValue;
+use crate::eval::{Outcome, Reason};
+use crate::resolution::Resolution;
+use crate::runtime::Runtime;
 
 /// A flag's value and why it has it.
 #[derive(Clone, Debug, PartialEq)]

@@ -6,8 +6,9 @@ use flags_model::{Condition, Rule, Serve, Timestamp, Value};
 
 use crate::context::{self, EvaluationContext};
 use crate::eval::{Reason, Scope, Served, Why, holds, serve};
+use crate::resolution::Resolved;
 use crate::runtime::Runtime;
-use crate::snapshot::{Resolved, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::sources::Origin;
 
 /// How a flag was evaluated for one context: its value, why, and each step on the way.

@@ -33,7 +33,9 @@ impl Service {
     /// Like [`Service::start`], with more environment variables.
     fn start_with(environment: &str, vars: &[(&str, &str)]) -> Service {
         let mut command = Command::new(env!("CARGO_BIN_EXE_task_comments"));
-        command.env_remove("FLAGS_REDIS_URL").envs(vars.iter().copied());
+        command
+            .env_remove("FLAGS_REDIS_URL")
+            .envs(vars.iter().copied());
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("FLAGS_") {
                 command.env_remove(&name);
