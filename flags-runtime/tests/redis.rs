@@ -47,6 +47,8 @@ const FLOW: usize = 2;
 
 /// The child's variable holding the Redis URL.
 const CHILD_URL: &str = "FLAGS_TEST_FOLLOWER_URL";
+/// What the test harness prints in the child before the child's own first line.
+const HARNESS_PREFIX: &str = "test follower_child ... ";
 
 fn store(server: &RedisServer) -> RedisStore {
     let catalog =
@@ -136,6 +138,13 @@ impl Follower {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
+                // The harness prints `test follower_child ... ` with no newline before the
+                // child's first line: without this, a first line that already shows the store's
+                // values (the follower read it before the first print) was not seen as a state.
+                let line = match line.strip_prefix(HARNESS_PREFIX) {
+                    Some(rest) => rest.to_owned(),
+                    None => line,
+                };
                 if send.send((Instant::now(), line)).is_err() {
                     return;
                 }
