@@ -4,7 +4,7 @@
 use flags_model::{Catalog, Setting, SourceFile, parse_overrides};
 use redis::{Connection, FromRedisValue, RedisError};
 
-use super::Keys;
+use super::{Keys, StoreError, StoreExport, environment_name};
 use crate::report::Problem;
 use crate::sources::{Layer, Loaded, Origin};
 
@@ -60,9 +60,17 @@ pub struct StoredSegment {
 
 /// Everything the store holds for one environment, read in one transaction.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct StoreContents {
     /// The number of writes so far (0 for an empty store).
     pub version: u64,
+    /// The store's identity: created by the first write, new after `flags store reset` and
+    /// `flags store restore`; `None` before the first write (or after the store was emptied).
+    pub identity: Option<String>,
+    /// The recovery record, while the store awaits a restore: the last good state a follower
+    /// held when it found the store emptied, replaced or gone back (or why it cannot be
+    /// read). Writes are refused meanwhile.
+    pub recovery: Option<Result<StoreExport, StoreError>>,
     /// The overrides, by flag key.
     pub overrides: Vec<StoredOverride>,
     /// Every segment `flags.toml` declares, with its memberships.
@@ -97,7 +105,7 @@ pub(super) fn read_entry(
         Some(entry) => Ok(entry.setting.clone()),
         None => Err(format!(
             "it sets nothing in `{}`: write `[flags.{:?}]` with `value = ...`",
-            catalog.environments().names()[environment],
+            environment_name(catalog, environment),
             flag.key()
         )),
     }
@@ -115,19 +123,35 @@ pub(super) fn decode_entry(field: Vec<u8>, value: Vec<u8>) -> (String, Result<St
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Fetched {
     pub(super) version: u64,
+    /// The store's identity (`epoch`), if a write gave it one.
+    pub(super) identity: Option<String>,
+    /// The identity an operator adopted, if any.
+    pub(super) adopted: Option<String>,
+    /// The recovery record's text, while the store awaits a restore.
+    pub(super) recovery: Option<String>,
     pub(super) overrides: Vec<(String, Result<String, String>)>,
     /// Per segment of the catalog: (added, removed), sorted.
     pub(super) segments: Vec<(Vec<String>, Vec<String>)>,
 }
 
-/// Reads the whole environment in one MULTI/EXEC, so that no write lands halfway through.
+/// Reads the whole environment. `atomic`: in one MULTI/EXEC, so that no write lands halfway
+/// through; otherwise as plain commands, for a caller that has WATCHed the keys (EXEC would
+/// end its WATCH).
 pub(super) fn fetch(
     connection: &mut Connection,
     keys: &Keys,
     catalog: &Catalog,
+    atomic: bool,
 ) -> redis::RedisResult<Fetched> {
     let mut pipe = redis::pipe();
-    pipe.atomic().get(keys.version()).hgetall(keys.overrides());
+    if atomic {
+        pipe.atomic();
+    }
+    pipe.get(keys.version())
+        .get(keys.epoch())
+        .get(keys.adopted())
+        .get(keys.recovery())
+        .hgetall(keys.overrides());
     for segment in catalog.segments() {
         pipe.smembers(keys.segment_added(&segment.name))
             .smembers(keys.segment_removed(&segment.name));
@@ -137,6 +161,13 @@ pub(super) fn fetch(
     let mut results = results.into_iter();
     let mut next = || results.next().unwrap_or(redis::Value::Nil);
     let version = Option::<u64>::from_redis_value(next()).map_err(parse_error)?;
+    let mut text = || -> redis::RedisResult<Option<String>> {
+        let bytes = Option::<Vec<u8>>::from_redis_value(next()).map_err(parse_error)?;
+        Ok(bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    let identity = text()?;
+    let adopted = text()?;
+    let recovery = text()?;
     let mut overrides: Vec<(String, Result<String, String>)> =
         Vec::<(Vec<u8>, Vec<u8>)>::from_redis_value(next())
             .map_err(parse_error)?
@@ -144,16 +175,26 @@ pub(super) fn fetch(
             .map(|(field, text)| decode_entry(field, text))
             .collect();
     overrides.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut members = || -> redis::RedisResult<Vec<String>> {
+        let mut keys: Vec<String> = Vec::<Vec<u8>>::from_redis_value(next())
+            .map_err(parse_error)?
+            .iter()
+            .map(|key| String::from_utf8_lossy(key).into_owned())
+            .collect();
+        keys.sort();
+        Ok(keys)
+    };
     let mut segments = Vec::with_capacity(catalog.segments().len());
     for _ in catalog.segments() {
-        let mut added = Vec::<String>::from_redis_value(next()).map_err(parse_error)?;
-        let mut removed = Vec::<String>::from_redis_value(next()).map_err(parse_error)?;
-        added.sort();
-        removed.sort();
+        let added = members()?;
+        let removed = members()?;
         segments.push((added, removed));
     }
     Ok(Fetched {
         version: version.unwrap_or(0),
+        identity,
+        adopted,
+        recovery,
         overrides,
         segments,
     })
@@ -163,6 +204,13 @@ impl Fetched {
     pub(super) fn contents(&self, catalog: &Catalog, environment: usize) -> StoreContents {
         StoreContents {
             version: self.version,
+            identity: self.identity.clone(),
+            recovery: self.recovery.as_ref().map(|text| {
+                StoreExport::parse(
+                    &Keys::new(environment_name(catalog, environment)).recovery(),
+                    text,
+                )
+            }),
             overrides: self
                 .overrides
                 .iter()
@@ -170,17 +218,48 @@ impl Fetched {
                     StoredOverride::checked(catalog, environment, flag.clone(), text.clone())
                 })
                 .collect(),
-            segments: catalog
-                .segments()
-                .iter()
-                .zip(&self.segments)
-                .map(|(segment, (added, removed))| StoredSegment {
-                    name: segment.name.clone(),
-                    added: added.clone(),
-                    removed: removed.clone(),
-                })
-                .collect(),
+            segments: self.stored_segments(catalog),
         }
+    }
+
+    fn stored_segments(&self, catalog: &Catalog) -> Vec<StoredSegment> {
+        catalog
+            .segments()
+            .iter()
+            .zip(&self.segments)
+            .map(|(segment, (added, removed))| StoredSegment {
+                name: segment.name.clone(),
+                added: added.clone(),
+                removed: removed.clone(),
+            })
+            .collect()
+    }
+
+    /// The read as an export document of `environment`. `applied_only`: only the entries a
+    /// follower applies (valid for `flags.toml`), as a follower's last good state; otherwise
+    /// every entry that is text. Returns the flag keys of the entries left out.
+    pub(super) fn export(
+        &self,
+        catalog: &Catalog,
+        environment: usize,
+        applied_only: bool,
+    ) -> (StoreExport, Vec<String>) {
+        let mut document = StoreExport::new(environment_name(catalog, environment));
+        document.store = self.identity.clone();
+        document.version = self.version;
+        document.segments = self.stored_segments(catalog);
+        let mut left_out = Vec::new();
+        for (flag, text) in &self.overrides {
+            match text {
+                Ok(text)
+                    if !applied_only || read_entry(catalog, environment, flag, text).is_ok() =>
+                {
+                    document.overrides.insert(flag.clone(), text.clone());
+                }
+                _ => left_out.push(flag.clone()),
+            }
+        }
+        (document, left_out)
     }
 
     /// The layer a runtime takes: every valid override and membership; each invalid entry
