@@ -13,6 +13,7 @@ mod project;
 mod refs;
 mod scan;
 mod store;
+mod store_admin;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ enum Command {
     Refs(refs::Args),
     /// Adds and removes segment members in the Redis store, and lists a segment's keys.
     Segment(store::SegmentArgs),
+    /// Exports, restores and resets the Redis store (after it came back empty, say).
+    Store(store_admin::Args),
 }
 
 /// Why a command could not do what it was asked; the message names the file and line.
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Unset(args) => overrides::unset(cli.file.as_deref(), args),
         Command::Refs(args) => refs::run(cli.file.as_deref(), args),
         Command::Segment(args) => store::segment(cli.file.as_deref(), args),
+        Command::Store(args) => store_admin::run(cli.file.as_deref(), args),
     };
     match result {
         Ok(code) => code,

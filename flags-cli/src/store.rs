@@ -1,12 +1,13 @@
 //! The Redis store from the command line: `--redis URL` on `set`, `unset` and `list`, and
-//! `flags segment`. Every change is checked against flags.toml before it is written.
+//! `flags segment`. Every change is checked against flags.toml before it is written. (`flags
+//! store`, to export, restore and reset the store, is in store_admin.rs.)
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use flags_model::{Catalog, Setting};
 use flags_runtime::OverrideError;
-use flags_runtime::store::{RedisStore, StoreContents, StoreError};
+use flags_runtime::store::{Keys, RedisStore, StoreContents, StoreError, StoreExport};
 use serde_json::json;
 
 use crate::Failure;
@@ -66,17 +67,17 @@ struct SegmentList {
 
 /// Which store and which environment.
 #[derive(Debug, clap::Args)]
-struct Target {
+pub(crate) struct Target {
     /// The environment [default: the one $APP_ENV (the catalog's variable) names, else the
     /// catalog's default].
     #[arg(long, value_name = "NAME")]
-    env: Option<String>,
+    pub(crate) env: Option<String>,
     #[command(flatten)]
-    redis: RedisOption,
+    pub(crate) redis: RedisOption,
 }
 
 /// The store at `url` for environment `env` (else the environment the runtime would choose).
-fn open(
+pub(crate) fn open(
     project: &Project,
     catalog: &Catalog,
     url: &str,
@@ -100,7 +101,7 @@ fn open(
 
 /// A store error as the command reports it: Redis out of reach breaks the command; anything
 /// else is a refusal.
-fn failure(error: StoreError) -> Failure {
+pub(crate) fn failure(error: StoreError) -> Failure {
     match error {
         StoreError::Redis { .. } => Failure::Broken(error.to_string()),
         other => Failure::Refused(other.to_string()),
@@ -140,7 +141,7 @@ pub(crate) fn set(
 }
 
 /// What every change says last.
-const FOLLOWERS: &str =
+pub(crate) const FOLLOWERS: &str =
     "processes that follow the store apply it at once; others at their next resync";
 
 /// `flags unset NAME --redis URL`.
@@ -190,7 +191,8 @@ pub(crate) fn list(
         .overrides
         .iter()
         .any(|entry| entry.setting.is_err());
-    Ok(if skipped {
+    // Awaiting a restore is a problem to act on: scripts see it in the exit code.
+    Ok(if skipped || contents.recovery.is_some() {
         ExitCode::from(crate::EXIT_PROBLEMS)
     } else {
         ExitCode::SUCCESS
@@ -207,9 +209,22 @@ fn setting_text(setting: &Setting) -> String {
 fn print_contents(server: &str, env: &str, contents: &StoreContents) {
     let paint = Paint::stdout();
     println!(
-        "redis {server}, environment `{env}`, version {}",
+        "redis {server}, environment `{env}`, store {}, version {}",
+        contents
+            .identity
+            .as_deref()
+            .unwrap_or("without identity (never written)"),
         contents.version
     );
+    if let Some(record) = &contents.recovery {
+        println!(
+            "{}",
+            paint.error(&format!(
+                "THE STORE AWAITS A RESTORE: {}",
+                awaiting_restore(env, record)
+            ))
+        );
+    }
     if contents.overrides.is_empty() {
         println!("no overrides");
     } else {
@@ -270,13 +285,58 @@ fn contents_json(server: &str, env: &str, contents: &StoreContents) -> serde_jso
         .iter()
         .map(|s| json!({ "name": s.name, "added": s.added, "removed": s.removed }))
         .collect();
+    let recovery = contents.recovery.as_ref().map(|record| match record {
+        Ok(record) => json!({
+            "store": record.store,
+            "version": record.version,
+            "overrides": record.overrides.keys().collect::<Vec<_>>(),
+            "message": awaiting_restore(env, &Ok(record.clone())),
+        }),
+        Err(error) => json!({ "error": error.to_string() }),
+    });
     json!({
         "server": server,
         "environment": env,
+        "store": contents.identity,
         "version": contents.version,
+        "awaiting_restore": recovery,
         "overrides": overrides,
         "segments": segments,
     })
+}
+
+/// What `flags list --redis` says of a store that awaits a restore.
+fn awaiting_restore(env: &str, record: &Result<StoreExport, StoreError>) -> String {
+    let held = match record {
+        Ok(record) => format!(
+            "store {} at version {}, {} override(s){}",
+            record.store.as_deref().unwrap_or("without identity"),
+            record.version,
+            record.overrides.len(),
+            if record.overrides.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    record
+                        .overrides
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ),
+        Err(error) => format!("which cannot be read: {error}"),
+    };
+    format!(
+        "a process that follows it found it emptied, replaced or gone back, and keeps the values \
+         it held instead (the recovery record {} holds them: {held}); writes are refused. Put \
+         them back with `flags store restore --recovered --env {env}`, or accept the store as it \
+         is with `flags store reset --confirm --env {env}` (docs/operations.md, \"When the store \
+         comes back empty\")",
+        Keys::new(env).recovery()
+    )
 }
 
 /// `flags segment add|remove|list`.

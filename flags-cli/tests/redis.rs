@@ -1,11 +1,15 @@
-//! `--redis URL` on `set`, `unset` and `list`, and `flags segment`, against a real
-//! `redis-server` of the test's own.
+//! `--redis URL` on `set`, `unset` and `list`, `flags segment` and `flags store`, against a
+//! real `redis-server` of the test's own, with a process of the test following the store.
 
 mod common;
 #[path = "../../flags-runtime/tests/common/redis_server.rs"]
 mod redis_server;
 
-use common::{flags_with, project};
+use std::time::{Duration, Instant};
+
+use common::{Run, flags_with, project};
+use flags_runtime::store::{FollowStatus, HeldBack, RedisFollower, RedisOptions, StoreExport};
+use flags_runtime::{Context, Runtime, Value, Vars};
 use redis_server::RedisServer;
 
 #[test]
@@ -88,11 +92,16 @@ fn set_unset_list_and_segments_go_to_the_store_checked_first() {
     let again = flags(&["unset", "max_upload_mb", "--env", "production"]).expect(0);
     assert!(again.stdout.starts_with("nothing to unset"), "{again:?}");
     let text = flags(&["list", "--env", "production"]).expect(0);
+    let identity = json["store"]
+        .as_str()
+        .expect("the store's identity")
+        .to_owned();
+    assert_eq!(json["awaiting_restore"], serde_json::Value::Null);
     assert_eq!(
         text.stdout,
         format!(
-            "redis 127.0.0.1:{port}, environment `production`, version 4\nno overrides\n\
-             segment internal: added u-9; removed u-8\n"
+            "redis 127.0.0.1:{port}, environment `production`, store {identity}, version 4\n\
+             no overrides\nsegment internal: added u-9; removed u-8\n"
         )
     );
 }
@@ -129,4 +138,408 @@ fn an_unreachable_store_breaks_the_command_and_segments_need_one() {
     )
     .expect(0);
     assert!(file.stdout.contains("flags.overrides.toml"), "{file:?}");
+}
+
+// ---- `flags store`: after the store came back empty, and backups. ----
+
+/// How long a test waits for what a busy machine may delay: far longer than it takes.
+const LONG: Duration = Duration::from_secs(20);
+
+/// The variables of the following process: production.
+struct Production;
+
+impl Vars for Production {
+    fn get(&self, name: &str) -> Option<Result<String, String>> {
+        (name == "APP_ENV").then(|| Ok("production".to_owned()))
+    }
+    fn names_with_prefix(&self, _prefix: &str) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A process following the store of `production`, with the fixture's flags.toml.
+fn follower(dir: &std::path::Path, url: &str) -> (&'static Runtime, RedisFollower) {
+    static VARS: Production = Production;
+    let text = std::fs::read_to_string(dir.join("flags.toml")).expect("the fixture");
+    let runtime = Runtime::load("flags.toml", &text, &VARS).expect("a valid flags.toml");
+    let follower = runtime
+        .follow_redis(RedisOptions::new(url).max_backoff(Duration::from_millis(200)))
+        .expect("a valid URL");
+    (runtime, follower)
+}
+
+fn wait_for(follower: &RedisFollower, what: &str, condition: impl Fn(&FollowStatus) -> bool) {
+    let deadline = Instant::now() + LONG;
+    while !condition(&follower.status()) {
+        assert!(
+            Instant::now() < deadline,
+            "not within {LONG:?}: {what}; {:#?}",
+            follower.status()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn value(runtime: &'static Runtime, flag: &str, context: Option<&Context>) -> Value {
+    let context = context.map(|c| c as &dyn flags_runtime::EvaluationContext);
+    runtime
+        .explain(flag, context)
+        .expect("a declared flag")
+        .value()
+        .clone()
+}
+
+fn staff() -> Context {
+    Context::new("u-1").with("email", "ann@example.com")
+}
+
+/// A project, a store, a follower with a kill switch set, and the store restarted without
+/// its data: the follower keeps the kill switch.
+struct Incident {
+    dir: tempfile::TempDir,
+    server: RedisServer,
+    runtime: &'static Runtime,
+    follower: RedisFollower,
+}
+
+impl Incident {
+    fn new(test: &str) -> Option<Incident> {
+        let server = RedisServer::start(test)?;
+        let dir = project("clean");
+        let (runtime, follower) = follower(dir.path(), &server.url());
+        let mut incident = Incident {
+            dir,
+            server,
+            runtime,
+            follower,
+        };
+        incident
+            .flags(&[
+                "set",
+                "new_checkout_enabled",
+                "false",
+                "--env",
+                "production",
+            ])
+            .expect(0);
+        incident
+            .flags(&["segment", "add", "internal", "u-9", "--env", "production"])
+            .expect(0);
+        wait_for(&incident.follower, "applied", |s| s.version == 2);
+        assert_eq!(
+            value(runtime, "new_checkout_enabled", Some(&staff())),
+            Value::Bool(false)
+        );
+
+        incident.server.kill();
+        incident.server.restart();
+        wait_for(&incident.follower, "held back", |s| {
+            s.held_back == Some(HeldBack::Emptied) && s.awaiting_restore
+        });
+        assert_eq!(
+            value(runtime, "new_checkout_enabled", Some(&staff())),
+            Value::Bool(false),
+            "the kill switch stays"
+        );
+        Some(incident)
+    }
+
+    fn flags(&self, args: &[&str]) -> Run {
+        flags_with(
+            self.dir.path(),
+            args,
+            &[("FLAGS_REDIS_URL", &self.server.url())],
+        )
+    }
+
+    fn port(&self) -> String {
+        self.server
+            .url()
+            .rsplit(':')
+            .next()
+            .expect("a port")
+            .to_owned()
+    }
+}
+
+#[test]
+fn restore_recovered_puts_back_what_a_follower_kept_and_later_changes_arrive() {
+    let Some(incident) = Incident::new("cli_restore_recovered") else {
+        return;
+    };
+    let port = incident.port();
+    let report: Vec<String> = incident
+        .runtime
+        .report()
+        .problems()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(report.len(), 1, "{report:#?}");
+    assert!(report[0].contains("came back empty"), "{}", report[0]);
+
+    // What an operator sees: the store listed, and writes refused.
+    let listed = incident.flags(&["list", "--env", "production"]).expect(1);
+    assert!(
+        listed.stdout.starts_with(&format!(
+            "redis 127.0.0.1:{port}, environment `production`, store without identity (never \
+             written), version 0\nTHE STORE AWAITS A RESTORE: a process that follows it found it \
+             emptied, replaced or gone back, and keeps the values it held instead (the recovery \
+             record flags:v1:production:recovery holds them: store "
+        )) && listed.stdout.contains(
+            " at version 2, 1 override(s): new_checkout_enabled); writes are refused. Put them \
+             back with `flags store restore --recovered --env production`, or accept the store as \
+             it is with `flags store reset --confirm --env production`"
+        ),
+        "{listed:#?}"
+    );
+    let json = incident
+        .flags(&["list", "--env", "production", "--format", "json"])
+        .expect(1)
+        .json();
+    assert_eq!(json["awaiting_restore"]["version"], 2);
+    assert_eq!(
+        json["awaiting_restore"]["overrides"][0],
+        "new_checkout_enabled"
+    );
+    let refused = incident
+        .flags(&["set", "max_upload_mb", "40", "--env", "production"])
+        .expect(1);
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: the store of `production` awaits a restore: ")
+            && refused.stderr.contains("nothing was written"),
+        "{refused:#?}"
+    );
+    let exported = incident
+        .flags(&["store", "export", "--recovered", "--env", "production"])
+        .expect(0);
+    let record = StoreExport::parse("record", &exported.stdout).expect("a document");
+    assert_eq!(record.segments[0].added, ["u-9"]);
+
+    // A dry run first: what would change, nothing written.
+    let preview = incident
+        .flags(&[
+            "store",
+            "restore",
+            "--recovered",
+            "--dry-run",
+            "--env",
+            "production",
+        ])
+        .expect(0);
+    assert_eq!(
+        preview.stdout,
+        format!(
+            "would restore the store of `production` in redis 127.0.0.1:{port} from the recovery \
+             record (was without identity at version 0); nothing is written (--dry-run)\n  \
+             added: new_checkout_enabled\n  segment internal: added u-9 (was none); removed none \
+             (was none)\n"
+        )
+    );
+    incident.flags(&["list", "--env", "production"]).expect(1);
+
+    let restored = incident
+        .flags(&["store", "restore", "--recovered", "--env", "production"])
+        .expect(0);
+    let first = restored.stdout.lines().next().expect("a line");
+    assert!(
+        first.starts_with(&format!(
+            "restored the store of `production` in redis 127.0.0.1:{port} from the recovery \
+             record: store "
+        )) && first.ends_with(" at version 3 (was without identity at version 0)"),
+        "{restored:#?}"
+    );
+    assert!(
+        restored.stdout.ends_with(
+            "\n  added: new_checkout_enabled\n  segment internal: added u-9 (was none); removed \
+             none (was none)\nthe store no longer awaits a restore: writes are accepted again\n\
+             processes that follow the store apply it at once; others at their next resync\n"
+        ),
+        "{restored:#?}"
+    );
+    wait_for(&incident.follower, "followed again", |s| {
+        s.held_back.is_none() && !s.awaiting_restore
+    });
+    assert!(incident.runtime.report().is_clean());
+    assert_eq!(
+        value(incident.runtime, "new_checkout_enabled", Some(&staff())),
+        Value::Bool(false)
+    );
+    assert_eq!(
+        incident.runtime.segment_keys("internal").expect("declared"),
+        ["u-9"]
+    );
+
+    // Writes are accepted again and reach the follower.
+    incident
+        .flags(&["set", "max_upload_mb", "40", "--env", "production"])
+        .expect(0);
+    wait_for(&incident.follower, "a later change", |s| s.version == 4);
+    assert_eq!(
+        value(incident.runtime, "max_upload_mb", None),
+        Value::Int(40)
+    );
+    incident.flags(&["list", "--env", "production"]).expect(0);
+}
+
+#[test]
+fn reset_confirm_makes_followers_follow_the_store_as_it_came_back() {
+    let Some(incident) = Incident::new("cli_reset_confirm") else {
+        return;
+    };
+    let refused = incident
+        .flags(&["store", "reset", "--env", "production"])
+        .expect(1);
+    assert!(
+        refused.stderr.starts_with(
+            "error: a reset accepts the store of `production` as it is (version 0, 0 \
+             override(s)) as the fleet's truth: every process that follows it drops the values \
+             it kept and follows the store again. The recovery record holds the values a \
+             follower kept (store "
+        ) && refused.stderr.ends_with(
+            "To put the kept values back instead: `flags store restore --recovered --env \
+             production`. To reset, run again with --confirm\n"
+        ),
+        "{refused:#?}"
+    );
+    incident.flags(&["list", "--env", "production"]).expect(1);
+
+    let reset = incident
+        .flags(&["store", "reset", "--confirm", "--env", "production"])
+        .expect(0);
+    assert!(
+        reset.stdout.contains(" at version 1 (was without identity); every process that follows it follows it as it is\n")
+            && reset.stdout.contains(" at version 2 are given up (new_checkout_enabled)\n"),
+        "{reset:#?}"
+    );
+    // Deliberately: the kill switch and the segment member are gone.
+    wait_for(&incident.follower, "followed again", |s| {
+        s.held_back.is_none() && !s.awaiting_restore
+    });
+    assert_eq!(
+        value(incident.runtime, "new_checkout_enabled", Some(&staff())),
+        Value::Bool(true)
+    );
+    assert!(incident.runtime.report().is_clean());
+    incident
+        .flags(&["set", "max_upload_mb", "41", "--env", "production"])
+        .expect(0);
+    wait_for(&incident.follower, "a later change", |s| s.version == 2);
+}
+
+#[test]
+fn export_to_a_file_and_restore_it_checked_against_flags_toml() {
+    let Some(server) = RedisServer::start("cli_export_restore") else {
+        return;
+    };
+    let dir = project("clean");
+    let url = server.url();
+    let flags = |args: &[&str]| flags_with(dir.path(), args, &[("FLAGS_REDIS_URL", &url)]);
+    flags(&["set", "max_upload_mb", "30", "--env", "production"]).expect(0);
+    flags(&["set", "checkout_flow", "express", "--env", "production"]).expect(0);
+    flags(&["segment", "add", "internal", "u-1", "--env", "production"]).expect(0);
+
+    let printed = flags(&["store", "export", "--env", "production"]).expect(0);
+    let written = flags(&[
+        "store",
+        "export",
+        "--env",
+        "production",
+        "--output",
+        "backup.toml",
+    ])
+    .expect(0);
+    assert!(
+        written
+            .stderr
+            .starts_with("exported the store of `production` from redis 127.0.0.1:")
+            && written.stderr.ends_with(
+                ", version 3): 2 override(s), 1 segment(s) with members, to backup.toml\n"
+            ),
+        "{written:#?}"
+    );
+    let backup = std::fs::read_to_string(dir.path().join("backup.toml")).expect("written");
+    assert_eq!(backup, printed.stdout);
+    assert!(
+        backup.contains(
+            "[overrides]\ncheckout_flow = \"\"\"\n[flags.\"checkout_flow\"]\nvalue = \"express\"\n\"\"\"\n"
+        ) && backup.contains("\n[segments.internal]\nadded = [\"u-1\"]\nremoved = []\n"),
+        "{backup}"
+    );
+
+    // Changed since: the restore says what it puts back.
+    flags(&["set", "max_upload_mb", "31", "--env", "production"]).expect(0);
+    flags(&["unset", "checkout_flow", "--env", "production"]).expect(0);
+    flags(&["set", "express_pay_enabled", "true", "--env", "production"]).expect(0);
+    flags(&[
+        "segment",
+        "remove",
+        "internal",
+        "u-1",
+        "--env",
+        "production",
+    ])
+    .expect(0);
+    let restored = flags(&["store", "restore", "backup.toml", "--env", "production"]).expect(0);
+    // No recovery record: nothing about writes being accepted again.
+    assert!(
+        restored.stdout.contains(" at version 8 (was ")
+            && restored.stdout.ends_with(
+                "\n  added: checkout_flow\n  changed: max_upload_mb\n  removed: \
+                 express_pay_enabled\n  segment internal: added u-1 (was none); removed none \
+                 (was u-1)\nprocesses that follow the store apply it at once; others at their \
+                 next resync\n"
+            ),
+        "{restored:#?}"
+    );
+    let again = flags(&["store", "export", "--env", "production"]).expect(0);
+    let (before, after) = (
+        StoreExport::parse("before", &backup).expect("a document"),
+        StoreExport::parse("after", &again.stdout).expect("a document"),
+    );
+    assert_eq!(
+        (&after.overrides, &after.segments),
+        (&before.overrides, &before.segments)
+    );
+
+    // Refused with the line, nothing written: a value of the wrong type, and not TOML.
+    let bad = backup.replace("value = 30", "value = \"lots\"");
+    std::fs::write(dir.path().join("bad.toml"), &bad).expect("written");
+    let line = bad
+        .lines()
+        .position(|l| l == "max_upload_mb = \"\"\"")
+        .expect("the entry")
+        + 1;
+    let refused = flags(&["store", "restore", "bad.toml", "--env", "production"]).expect(1);
+    assert!(
+        refused.stderr.starts_with(&format!(
+            "error: bad.toml cannot be restored: override of `max_upload_mb` (bad.toml:{line}): "
+        )) && refused.stderr.contains("must be an integer")
+            && refused.stderr.ends_with("\nnothing was written\n"),
+        "{refused:#?}"
+    );
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "environment = \"production\"\nversion = \n",
+    )
+    .expect("written");
+    let broken = flags(&["store", "restore", "broken.toml", "--env", "production"]).expect(1);
+    assert!(
+        broken
+            .stderr
+            .starts_with("error: broken.toml cannot be restored: not TOML: ")
+            && broken.stderr.contains("--> broken.toml:2:"),
+        "{broken:#?}"
+    );
+    let unchanged = flags(&["store", "export", "--env", "production"]).expect(0);
+    assert_eq!(unchanged.stdout, again.stdout, "nothing was written");
+    flags(&["store", "export", "--recovered", "--env", "production"]).expect(1);
+    flags(&["store", "restore", "--recovered", "--env", "production"]).expect(1);
+    let staging = flags(&["store", "restore", "backup.toml", "--env", "staging"]).expect(1);
+    assert!(
+        staging.stderr.contains("restore it with --env production"),
+        "{staging:#?}"
+    );
 }

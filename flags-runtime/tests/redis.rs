@@ -11,7 +11,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use flags_runtime::store::{Keys, RedisOptions, RedisStore, StoreError};
+use flags_runtime::store::{
+    FollowStatus, HeldBack, Keys, RedisFollower, RedisOptions, RedisStore, RestoreSource,
+    StoreError, StoreExport,
+};
 use flags_runtime::{Context, Origin, Reason, Value};
 use redis_server::RedisServer;
 
@@ -39,14 +42,24 @@ serve = true
 description = "Checkout"
 variants = ["legacy", "express"]
 default = "legacy"
+
+[flags.search_enabled]
+description = "Search: the kill switch the fault tests turn off"
+default = true
 "#;
 
 const UPLOAD: usize = 0;
 const COMMENTS: usize = 1;
 const FLOW: usize = 2;
+const SEARCH: usize = 3;
+
+/// How long a test waits for what a busy machine may delay: far longer than it takes.
+const LONG: Duration = Duration::from_secs(20);
 
 /// The child's variable holding the Redis URL.
 const CHILD_URL: &str = "FLAGS_TEST_FOLLOWER_URL";
+/// What the test harness prints in the child before the child's own first line.
+const HARNESS_PREFIX: &str = "test follower_child ... ";
 
 fn store(server: &RedisServer) -> RedisStore {
     let catalog =
@@ -55,8 +68,8 @@ fn store(server: &RedisServer) -> RedisStore {
 }
 
 /// Run in each child process: follows the store and prints `state ...` whenever what it
-/// serves changes, and `problem ...` for each problem the runtime reports. Ends when its
-/// standard input is closed.
+/// serves changes, and `problems N` then `problem ...` for each problem the runtime reports
+/// whenever they change. Ends when its standard input is closed.
 #[test]
 #[ignore = "run as a child process by the tests below"]
 fn follower_child() {
@@ -67,7 +80,7 @@ fn follower_child() {
         let _ = std::io::stdin().read_line(&mut String::new());
         std::process::exit(0);
     });
-    let (registry, _) = build::<3>(FLAGS_TOML, &[]);
+    let (registry, _) = build::<4>(FLAGS_TOML, &[]);
     let runtime = registry.runtime();
     let _follower = runtime
         .follow_redis(RedisOptions::new(&url).max_backoff(Duration::from_millis(500)))
@@ -78,10 +91,11 @@ fn follower_child() {
     let mut out = std::io::stdout();
     for tick in 0u64.. {
         let state = format!(
-            "state upload={} comments_u123={} flow={}",
+            "state upload={} comments_u123={} flow={} search={}",
             registry.int(UPLOAD),
             registry.bool_for(COMMENTS, &beta_user),
             registry.variant(FLOW),
+            registry.bool(SEARCH),
         );
         if state != last_state {
             let _ = writeln!(out, "{state}");
@@ -89,12 +103,11 @@ fn follower_child() {
             last_state = state;
         }
         if tick % 20 == 0 {
-            let problems: String = runtime
-                .report()
-                .problems()
-                .iter()
-                .map(|p| format!("problem {p}\n"))
-                .collect();
+            let report = runtime.report();
+            let problems: String =
+                std::iter::once(format!("problems {}\n", report.problems().len()))
+                    .chain(report.problems().iter().map(|p| format!("problem {p}\n")))
+                    .collect();
             if problems != last_problems {
                 let _ = write!(out, "{problems}");
                 let _ = out.flush();
@@ -136,6 +149,13 @@ impl Follower {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
+                // The harness prints `test follower_child ... ` with no newline before the
+                // child's first line: without this, a first line that already shows the store's
+                // values (the follower read it before the first print) was not seen as a state.
+                let line = match line.strip_prefix(HARNESS_PREFIX) {
+                    Some(rest) => rest.to_owned(),
+                    None => line,
+                };
                 if send.send((Instant::now(), line)).is_err() {
                     return;
                 }
@@ -168,22 +188,6 @@ impl Follower {
                 Err(_) => panic!("no line with `{text}` within {timeout:?}; got {seen:#?}"),
             }
         }
-    }
-
-    /// The lines printed within `wait`, and the state then.
-    fn drain(&mut self, wait: Duration) -> Vec<String> {
-        let deadline = Instant::now() + wait;
-        let mut lines = Vec::new();
-        while let Ok((_, line)) = self
-            .lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            if line.starts_with("state ") {
-                self.last_state = line.clone();
-            }
-            lines.push(line);
-        }
-        lines
     }
 }
 
@@ -235,34 +239,33 @@ fn changes_and_segment_additions_reach_every_process_within_a_second() {
         .segment_add("beta", "u-123")
         .expect("a declared segment");
     for follower in &mut followers {
-        follower.wait_for("comments_u123=true", Duration::from_secs(1));
+        follower.wait_for("comments_u123=true", LONG);
     }
     store
         .segment_remove("beta", "u-123")
         .expect("a declared segment");
     for follower in &mut followers {
-        follower.wait_for("comments_u123=false", Duration::from_secs(1));
+        follower.wait_for("comments_u123=false", LONG);
     }
 }
 
 #[test]
-fn redis_killed_and_restarted_loses_no_change_made_after_the_restart() {
+fn redis_restarted_without_its_data_keeps_values_until_restored_and_loses_no_later_change() {
     let Some(mut server) = RedisServer::start("redis_restarted") else {
         return;
     };
     let mut followers: Vec<Follower> = (0..2).map(|_| Follower::spawn(&server.url())).collect();
-    store(&server)
-        .set("max_upload_mb", "21")
-        .expect("a valid value");
+    let mut writer = store(&server);
+    writer.set("max_upload_mb", "21").expect("a valid value");
+    writer.set("search_enabled", "false").expect("a bool");
     for follower in &mut followers {
-        follower.wait_for("upload=21", Duration::from_secs(20));
+        follower.wait_for("upload=21 comments_u123=false flow=0 search=false", LONG);
     }
 
     server.kill();
     for follower in &mut followers {
         // The outage is reported; the last values read stay.
-        follower.wait_for("problem redis 127.0.0.1", Duration::from_secs(5));
-        follower.drain(Duration::from_millis(300));
+        follower.wait_for("problem redis 127.0.0.1", LONG);
         assert!(
             follower.last_state.contains("upload=21"),
             "{}",
@@ -270,16 +273,42 @@ fn redis_killed_and_restarted_loses_no_change_made_after_the_restart() {
         );
     }
 
-    // Restarted empty (nothing is saved); a change made right away arrives everywhere.
+    // Back without its data (nothing is saved): no process follows the empty store.
     server.restart();
-    let mut store = store(&server);
-    store.set("checkout_flow", "express").expect("a variant");
-    store.set("max_upload_mb", "22").expect("a valid value");
     for follower in &mut followers {
-        follower.wait_for(
-            "upload=22 comments_u123=false flow=1",
-            Duration::from_secs(5),
+        follower.wait_for("came back empty", LONG);
+        assert!(
+            follower.last_state.contains("upload=21")
+                && follower.last_state.contains("search=false"),
+            "{}",
+            follower.last_state
         );
+    }
+    let mut writer = store(&server);
+    let record = wait_for_record(&server);
+    assert!(
+        record.overrides.contains_key("search_enabled"),
+        "{record:?}"
+    );
+    let refused = writer.set("max_upload_mb", "22").unwrap_err();
+    assert!(
+        matches!(refused, StoreError::AwaitingRestore { .. }),
+        "{refused}"
+    );
+
+    // Restored from the recovery record: every process follows again, and every change
+    // made after that arrives.
+    let restored = writer
+        .restore(RestoreSource::RecoveryRecord)
+        .expect("restored");
+    assert_eq!(restored.added, ["max_upload_mb", "search_enabled"]);
+    for follower in &mut followers {
+        follower.wait_for("problems 0", LONG);
+    }
+    writer.set("checkout_flow", "express").expect("a variant");
+    writer.set("max_upload_mb", "22").expect("a valid value");
+    for follower in &mut followers {
+        follower.wait_for("upload=22 comments_u123=false flow=1 search=false", LONG);
     }
 }
 
@@ -304,7 +333,7 @@ fn a_malformed_entry_is_skipped_while_the_other_flags_apply() {
     let Some(server) = RedisServer::start("malformed_entry") else {
         return;
     };
-    let (registry, _) = build::<3>(FLAGS_TOML, &[]);
+    let (registry, _) = build::<4>(FLAGS_TOML, &[]);
     let runtime = registry.runtime();
     let follower = runtime
         .follow_redis(RedisOptions::new(&server.url()))
@@ -422,4 +451,560 @@ fn wait_until(condition: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "not within 5 s");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+// ---- The store's identity: emptied, replaced and gone-back stores are not followed. ----
+
+/// Waits up to [`LONG`] for `condition` on the follower's status; fails with the status.
+fn wait_for_status(
+    follower: &RedisFollower,
+    what: &str,
+    condition: impl Fn(&FollowStatus) -> bool,
+) -> FollowStatus {
+    let deadline = Instant::now() + LONG;
+    loop {
+        let status = follower.status();
+        if condition(&status) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not within {LONG:?}: {what}; {status:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A connection that writes around the API, as `redis-cli` does.
+fn raw(server: &RedisServer) -> redis::Connection {
+    redis::Client::open(server.url())
+        .expect("a URL")
+        .get_connection()
+        .expect("connect")
+}
+
+/// Waits for the recovery record a follower writes, and reads it.
+fn wait_for_record(server: &RedisServer) -> StoreExport {
+    let keys = Keys::new("production");
+    let mut raw = raw(server);
+    let deadline = Instant::now() + LONG;
+    loop {
+        let text: Option<String> = redis::cmd("GET")
+            .arg(keys.recovery())
+            .query(&mut raw)
+            .expect("GET");
+        if let Some(text) = text {
+            return StoreExport::parse(&keys.recovery(), &text).expect("a readable record");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recovery record within {LONG:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn problems(runtime: &'static flags_runtime::Runtime) -> Vec<String> {
+    runtime
+        .report()
+        .problems()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// `tracing` errors, as logged by every thread of this test binary.
+mod logged {
+    use std::fmt::Write as _;
+    use std::sync::{Mutex, Once};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Metadata};
+
+    static ERRORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    struct Errors;
+
+    struct Fields(String);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let _ = write!(self.0, "{}={value:?} ", field.name());
+        }
+    }
+
+    impl tracing::Subscriber for Errors {
+        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+            *metadata.level() == Level::ERROR
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut fields = Fields(String::new());
+            event.record(&mut fields);
+            ERRORS.lock().unwrap().push(fields.0);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// Starts collecting (once per test binary: every thread logs here).
+    pub fn collect() {
+        static START: Once = Once::new();
+        START.call_once(|| {
+            tracing::subscriber::set_global_default(Errors).expect("the only subscriber");
+        });
+    }
+
+    /// The errors logged so far that mention `text`.
+    pub fn errors_with(text: &str) -> Vec<String> {
+        ERRORS
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.contains(text))
+            .cloned()
+            .collect()
+    }
+}
+
+#[test]
+fn a_store_back_empty_is_not_followed_reported_once_and_refuses_writes_until_restored() {
+    logged::collect();
+    let Some(mut server) = RedisServer::start("store_back_empty") else {
+        return;
+    };
+    let (registry, _) = build::<4>(FLAGS_TOML, &[]);
+    let runtime = registry.runtime();
+    // A short resync: the incident must be logged once, not at every read.
+    let follower = runtime
+        .follow_redis(
+            RedisOptions::new(&server.url())
+                .resync_every(Duration::from_millis(100))
+                .max_backoff(Duration::from_millis(200)),
+        )
+        .expect("a valid URL");
+    let mut writer = store(&server);
+    writer.set("search_enabled", "false").expect("a bool");
+    writer.segment_add("beta", "u-123").expect("a segment");
+    let before = wait_for_status(&follower, "the kill switch applied", |s| s.version == 2);
+    assert!(!registry.bool(SEARCH));
+    let identity = before
+        .identity
+        .clone()
+        .expect("the first write gave it one");
+    assert_eq!(writer.identity().expect("read"), Some(identity.clone()));
+    assert_eq!(
+        follower.last_good().expect("read").overrides["search_enabled"],
+        "[flags.\"search_enabled\"]\nvalue = false\n"
+    );
+
+    server.kill();
+    server.restart();
+    // Connections do not survive a restart.
+    let mut writer = store(&server);
+    let status = wait_for_status(&follower, "held back", |s| {
+        s.held_back.is_some() && s.connected
+    });
+    assert_eq!(status.held_back, Some(HeldBack::Emptied));
+    assert_eq!(
+        (status.version, status.identity.as_deref()),
+        (2, Some(identity.as_str()))
+    );
+    assert!(status.awaiting_restore);
+    assert!(!registry.bool(SEARCH), "the kill switch stays");
+    assert!(
+        registry.bool_for(COMMENTS, &Context::new("u-123")),
+        "so does the segment"
+    );
+    let reported = problems(runtime);
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    for part in [
+        "redis 127.0.0.1:",
+        "the store of `production` came back empty",
+        &format!("store {identity} at version 2"),
+        "left them in the recovery record flags:v1:production:recovery",
+        &format!(
+            "`flags store restore --recovered --env production --redis {}`",
+            server.url()
+        ),
+        "`flags store reset --confirm --env production --redis",
+        "the source's last good values stay in force",
+    ] {
+        assert!(reported[0].contains(part), "{part}: {}", reported[0]);
+    }
+    let record = wait_for_record(&server);
+    assert_eq!(
+        (record.store.as_deref(), record.version),
+        (Some(identity.as_str()), 2)
+    );
+    assert_eq!(Some(record.clone()), follower.last_good());
+
+    let refused = writer.set("max_upload_mb", "5").unwrap_err();
+    assert!(
+        matches!(refused, StoreError::AwaitingRestore { .. }),
+        "{refused:?}"
+    );
+    let message = refused.to_string();
+    assert!(
+        message.contains("nothing was written")
+            && message.contains("`flags store restore --recovered --env production`")
+            && message.contains("`flags store reset --confirm --env production`")
+            && message.contains(&format!("store {identity} at version 2, 1 override(s)")),
+        "{message}"
+    );
+    assert!(matches!(
+        writer.segment_add("beta", "u-9"),
+        Err(StoreError::AwaitingRestore { .. })
+    ));
+    assert!(matches!(
+        writer.unset("search_enabled"),
+        Err(StoreError::AwaitingRestore { .. })
+    ));
+    assert_eq!(
+        writer.list().expect("read").version,
+        0,
+        "nothing was written"
+    );
+
+    // Many reads later, the incident was logged once.
+    let reads = |status: &FollowStatus| status.held_back.is_some();
+    std::thread::sleep(Duration::from_millis(500));
+    wait_for_status(&follower, "still held back", reads);
+    let port = server.url().rsplit(':').next().expect("a port").to_owned();
+    let logged: Vec<String> = logged::errors_with(&format!("127.0.0.1:{port}"));
+    assert_eq!(logged.len(), 1, "{logged:#?}");
+    assert!(logged[0].contains("came back empty"), "{}", logged[0]);
+
+    // Restored: followed again, the problem gone, and writes accepted.
+    let preview = writer
+        .preview_restore(RestoreSource::RecoveryRecord)
+        .expect("a preview");
+    assert_eq!(preview.identity, None);
+    assert_eq!(
+        writer.list().expect("read").version,
+        0,
+        "a preview writes nothing"
+    );
+    let restored = writer
+        .restore(RestoreSource::RecoveryRecord)
+        .expect("restored");
+    assert_eq!(restored.added, ["search_enabled"]);
+    assert_eq!(restored.segments.len(), 1);
+    assert_eq!(restored.version, 3, "above the version held");
+    assert!(restored.recovery_cleared);
+    let status = wait_for_status(&follower, "followed again", |s| s.held_back.is_none());
+    assert_eq!(status.identity, restored.identity);
+    assert!(!status.awaiting_restore);
+    assert!(runtime.report().is_clean(), "{:?}", problems(runtime));
+    assert!(!registry.bool(SEARCH));
+    writer.set("max_upload_mb", "33").expect("accepted again");
+    wait_for_status(&follower, "a later change", |s| s.version == 4);
+    assert_eq!(registry.int(UPLOAD), 33);
+}
+
+#[test]
+fn a_confirmed_reset_makes_every_follower_follow_the_store_as_it_is() {
+    let Some(mut server) = RedisServer::start("confirmed_reset") else {
+        return;
+    };
+    let (registry, _) = build::<4>(FLAGS_TOML, &[]);
+    let runtime = registry.runtime();
+    let follower = runtime
+        .follow_redis(RedisOptions::new(&server.url()).max_backoff(Duration::from_millis(200)))
+        .expect("a valid URL");
+    let mut writer = store(&server);
+    writer.set("search_enabled", "false").expect("a bool");
+    wait_for_status(&follower, "applied", |s| s.version == 1);
+
+    server.kill();
+    server.restart();
+    wait_for_status(&follower, "held back", |s| {
+        s.held_back == Some(HeldBack::Emptied)
+    });
+    wait_for_record(&server);
+    assert!(!registry.bool(SEARCH));
+
+    let mut writer = store(&server);
+    let reset = writer.confirm_reset().expect("reset");
+    let discarded = reset.discarded.expect("the record").expect("readable");
+    assert!(discarded.overrides.contains_key("search_enabled"));
+    assert_eq!(reset.version, 1);
+    // Deliberately: the kill switch is gone with the store's data.
+    let status = wait_for_status(&follower, "followed again", |s| s.held_back.is_none());
+    assert_eq!(status.identity.as_deref(), Some(reset.identity.as_str()));
+    assert!(!status.awaiting_restore);
+    assert!(registry.bool(SEARCH));
+    assert!(runtime.report().is_clean(), "{:?}", problems(runtime));
+    writer.set("max_upload_mb", "12").expect("accepted");
+    wait_for_status(&follower, "a later change", |s| s.version == 2);
+    assert_eq!(registry.int(UPLOAD), 12);
+}
+
+#[test]
+fn a_replaced_store_and_one_gone_back_are_not_followed() {
+    let Some(server) = RedisServer::start("replaced_and_gone_back") else {
+        return;
+    };
+    let (registry, _) = build::<4>(FLAGS_TOML, &[]);
+    let runtime = registry.runtime();
+    let follower = runtime
+        .follow_redis(RedisOptions::new(&server.url()))
+        .expect("a valid URL");
+    let mut writer = store(&server);
+    writer.set("search_enabled", "false").expect("a bool");
+    writer.set("max_upload_mb", "20").expect("an integer");
+    let first = wait_for_status(&follower, "applied", |s| s.version == 2);
+
+    // Flushed, then written by another writer before any follower noticed: a store with
+    // another identity, which nobody adopted.
+    let mut raw = raw(&server);
+    redis::cmd("FLUSHDB").exec(&mut raw).expect("FLUSHDB");
+    let mut other = store(&server);
+    assert_eq!(other.set("max_upload_mb", "5").expect("not refused yet"), 1);
+    let status = wait_for_status(&follower, "held back", |s| s.awaiting_restore);
+    let Some(HeldBack::Replaced { identity, version }) = status.held_back.clone() else {
+        panic!("{status:#?}");
+    };
+    assert_ne!(Some(&identity), first.identity.as_ref());
+    assert_eq!(version, 1);
+    assert_eq!((registry.int(UPLOAD), registry.bool(SEARCH)), (20, false));
+    let reported = problems(runtime);
+    assert!(
+        reported[0].contains(&format!(
+            "was replaced: it has identity {identity} at version 1"
+        )),
+        "{reported:#?}"
+    );
+    assert!(matches!(
+        other.set("max_upload_mb", "6"),
+        Err(StoreError::AwaitingRestore { .. })
+    ));
+    let restored = other
+        .restore(RestoreSource::RecoveryRecord)
+        .expect("restored");
+    assert_eq!(
+        (restored.added.as_slice(), restored.changed.as_slice()),
+        (
+            &["search_enabled".to_owned()][..],
+            &["max_upload_mb".to_owned()][..]
+        ),
+        "the write made into the replaced store is undone, and shown"
+    );
+    assert_eq!(restored.version, 3);
+    wait_for_status(&follower, "followed again", |s| s.held_back.is_none());
+    assert_eq!(registry.int(UPLOAD), 20);
+
+    // Gone back: the store as an older snapshot had it (version 1, the older value).
+    let keys = Keys::new("production");
+    writer.set("max_upload_mb", "30").expect("an integer");
+    wait_for_status(&follower, "applied", |s| s.version == 4);
+    let _: () = redis::pipe()
+        .atomic()
+        .hset(
+            keys.overrides(),
+            "max_upload_mb",
+            "[flags.max_upload_mb]\nvalue = 1\n",
+        )
+        .ignore()
+        .set(keys.version(), 2)
+        .ignore()
+        .publish(keys.channel(), "changed")
+        .ignore()
+        .query(&mut raw)
+        .expect("written");
+    let status = wait_for_status(&follower, "held back", |s| s.held_back.is_some());
+    assert_eq!(status.held_back, Some(HeldBack::WentBack { version: 2 }));
+    assert_eq!(status.version, 4);
+    assert_eq!(registry.int(UPLOAD), 30, "the newer value stays");
+    assert!(problems(runtime)[0].contains("went back to version 2"));
+    let record = wait_for_record(&server);
+    assert_eq!(record.version, 4);
+}
+
+#[test]
+fn a_process_started_while_the_store_awaits_a_restore_follows_it_and_says_so() {
+    let Some(server) = RedisServer::start("awaiting_restore_at_start_up") else {
+        return;
+    };
+    let keys = Keys::new("production");
+    let mut record = StoreExport::new("production");
+    record.version = 7;
+    record.overrides.insert(
+        "search_enabled".into(),
+        "[flags.search_enabled]\nvalue = false\n".into(),
+    );
+    let mut raw = raw(&server);
+    let _: () = redis::cmd("SET")
+        .arg(keys.recovery())
+        .arg(record.to_toml())
+        .query(&mut raw)
+        .expect("SET");
+    let (registry, _) = build::<4>(FLAGS_TOML, &[]);
+    let runtime = registry.runtime();
+    let follower = runtime
+        .follow_redis(RedisOptions::new(&server.url()))
+        .expect("a valid URL");
+    assert!(follower.wait_until_synced(LONG));
+    let status = follower.status();
+    assert!(
+        status.awaiting_restore && status.held_back.is_none(),
+        "{status:#?}"
+    );
+    assert!(registry.bool(SEARCH), "it follows the store as it is");
+    let reported = problems(runtime);
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    assert!(
+        reported[0].contains("the store of `production` awaits a restore")
+            && reported[0].contains("`flags store restore --recovered --env production"),
+        "{}",
+        reported[0]
+    );
+    // Restored: it takes the recovery record's values.
+    store(&server)
+        .restore(RestoreSource::RecoveryRecord)
+        .expect("restored");
+    wait_for_status(&follower, "restored", |s| !s.awaiting_restore);
+    wait_until(|| !registry.bool(SEARCH));
+    assert!(runtime.report().is_clean(), "{:?}", problems(runtime));
+}
+
+#[test]
+fn export_then_restore_gives_back_overrides_and_segments_byte_for_byte() {
+    let Some(server) = RedisServer::start("export_restore_round_trip") else {
+        return;
+    };
+    let mut writer = store(&server);
+    let targeting = r#"# staff first
+[[flags.comments_enabled.value.rules]]
+name = "beta \"quoted\""
+when = [{ segment = "beta" }]
+serve = true
+
+[flags.comments_enabled.value]
+serve = false
+"#;
+    writer
+        .set_entry("comments_enabled", targeting)
+        .expect("valid targeting");
+    writer.set("checkout_flow", "express").expect("a variant");
+    writer.segment_add("beta", "u-1").expect("a segment");
+    writer
+        .segment_add("beta", "weird \"key\"\t")
+        .expect("a segment");
+    writer.segment_remove("beta", "u-2").expect("a segment");
+    let keys = Keys::new("production");
+    let mut raw = raw(&server);
+    let hash = |raw: &mut redis::Connection| -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut fields: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+            .arg(keys.overrides())
+            .query(raw)
+            .expect("HGETALL");
+        fields.sort();
+        fields
+    };
+    let before = hash(&mut raw);
+
+    let exported = writer.export().expect("exported");
+    assert!(exported.invalid.is_empty() && exported.left_out.is_empty());
+    let text = exported.document.to_toml();
+    let document = StoreExport::parse("backup.toml", &text).expect("reads back");
+    assert_eq!(document, exported.document);
+    assert_eq!(document.version, 5);
+
+    let _: () = redis::cmd("FLUSHDB").query(&mut raw).expect("FLUSHDB");
+    let restored = writer
+        .restore(RestoreSource::Document(&document))
+        .expect("restored");
+    assert_eq!(restored.added, ["checkout_flow", "comments_enabled"]);
+    assert_eq!(restored.version, 6);
+    assert_eq!(hash(&mut raw), before, "the same bytes");
+    let again = writer.export().expect("exported");
+    assert_eq!(again.document.overrides, document.overrides);
+    assert_eq!(again.document.segments, document.segments);
+    assert_eq!(again.document.store, restored.identity);
+
+    // Restoring the same document again changes nothing but the version and identity.
+    let same = writer
+        .restore(RestoreSource::Document(&document))
+        .expect("restored");
+    assert!(same.added.is_empty() && same.changed.is_empty() && same.removed.is_empty());
+    assert!(same.segments.is_empty());
+    assert_eq!(same.unchanged, 2);
+}
+
+#[test]
+fn a_restore_refuses_an_invalid_document_with_its_line_and_writes_nothing() {
+    let Some(server) = RedisServer::start("restore_refused") else {
+        return;
+    };
+    let mut writer = store(&server);
+    writer.set("max_upload_mb", "40").expect("an integer");
+    let before = writer.export().expect("exported").document;
+    let text = r#"environment = "production"
+version = 9
+
+[overrides]
+search_enabled = """
+[flags.search_enabled]
+value = false
+"""
+max_upload_mb = """
+[flags.max_upload_mb]
+value = "lots"
+"""
+retired_flag = "[flags.retired_flag]\nvalue = true\n"
+"#;
+    let document = StoreExport::parse("backup.toml", text).expect("a document");
+    let refused = writer
+        .restore(RestoreSource::Document(&document))
+        .unwrap_err();
+    let message = refused.to_string();
+    assert!(
+        message.starts_with(
+            "backup.toml cannot be restored: override of `max_upload_mb` (backup.toml:9): "
+        ) && message.contains("must be an integer"),
+        "{message}"
+    );
+    assert_eq!(
+        writer.export().expect("exported").document,
+        before,
+        "nothing written"
+    );
+
+    // An entry for a flag flags.toml no longer declares is skipped, and said so.
+    let mut fixed = document.clone();
+    fixed.overrides.insert(
+        "max_upload_mb".into(),
+        "[flags.max_upload_mb]\nvalue = 41\n".into(),
+    );
+    let restored = writer
+        .restore(RestoreSource::Document(&fixed))
+        .expect("restored");
+    assert_eq!(restored.skipped.len(), 1, "{restored:#?}");
+    assert!(restored.skipped[0].starts_with("override of `retired_flag` (backup.toml:13): "));
+    assert_eq!(restored.added, ["search_enabled"]);
+    assert_eq!(restored.changed, ["max_upload_mb"]);
+    assert_eq!(restored.version, 10, "above the document's version");
+
+    // A document of another environment, and no recovery record to restore.
+    let mut staging = fixed.clone();
+    staging.environment = "staging".into();
+    let refused = writer
+        .restore(RestoreSource::Document(&staging))
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("restore it with --env staging"),
+        "{refused}"
+    );
+    assert!(matches!(
+        writer.restore(RestoreSource::RecoveryRecord),
+        Err(StoreError::NoRecoveryRecord { .. })
+    ));
 }
