@@ -1,6 +1,6 @@
 //! The facade's `redis` feature: a compiled `Flags` follows the Redis store, and a check
 //! (one atomic load) sees each change. Needs a `redis-server` on the PATH (skipped with a
-//! notice without one, unless FLAGS_REQUIRE_REDIS=1).
+//! notice without one, unless REQUIRE_REDIS_SERVER=1).
 
 #[path = "../flags-runtime/tests/common/redis_server.rs"]
 mod redis_server;

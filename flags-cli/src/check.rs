@@ -26,6 +26,10 @@ pub(crate) struct Args {
     format: Format,
     #[command(flatten)]
     overrides: OverridesOption,
+    /// Also check the Redis store's entries for this environment: leftovers of removed flags,
+    /// entries every process skips, a store awaiting a restore.
+    #[command(flatten)]
+    store: crate::store::Target,
 }
 
 /// What `--deny` turns into failures.
@@ -65,7 +69,10 @@ struct Report {
 
 pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure> {
     let project = Project::open(file)?;
-    let report = check(&project, &args.overrides, Date::today());
+    let mut report = check(&project, &args.overrides, Date::today());
+    if let Some(url) = args.store.redis.url() {
+        store_lints(&project, url, args.store.env.as_deref(), &mut report)?;
+    }
     let deny_warnings = args.deny == Some(Deny::Warnings);
     let count = |severity| {
         report
@@ -219,6 +226,72 @@ fn overrides_lints(
             }
         }
     }
+}
+
+/// The Redis store's entries as every process reads them: each entry for an undeclared flag
+/// is a `leftover` finding, each entry skipped for another reason an error, and a store that
+/// awaits a restore an error.
+fn store_lints(
+    project: &Project,
+    url: &str,
+    env: Option<&str>,
+    report: &mut Report,
+) -> Result<(), Failure> {
+    let catalog = project.catalog()?;
+    let (mut store, env) = crate::store::open(project, &catalog, url, env)?;
+    let contents = store.list().map_err(crate::store::failure)?;
+    let place = format!("redis {} ({env})", store.server());
+    let mut found = |severity, lint, message: String, help: String| {
+        report.findings.push(Finding {
+            severity,
+            lint,
+            rendered: format!("{message}\n --> {place}\n  = help: {help}"),
+            message,
+            help: Some(help),
+            file: place.clone(),
+            line: None,
+            column: None,
+            order: (usize::MAX, usize::MAX),
+        });
+    };
+    if contents.recovery.is_some() {
+        found(
+            Severity::Error,
+            None,
+            "the store awaits a restore: it came back empty, replaced or older than what the processes following it hold, and writes are refused".to_owned(),
+            "`flags store restore --recovered` puts back what the processes hold; `flags store reset --confirm` accepts the store as it is".to_owned(),
+        );
+    }
+    for entry in &contents.overrides {
+        let Err(why) = &entry.setting else {
+            continue;
+        };
+        let field = format!("{} field `{}`", store.keys().overrides(), entry.flag);
+        if catalog.find(&entry.flag).is_none() {
+            if let Some(severity) = severity(&catalog, Lint::Leftover) {
+                found(
+                    severity,
+                    Some(Lint::Leftover),
+                    format!("{field}: {why}; every process skips it"),
+                    format!(
+                        "remove it: flags unset {:?} --redis URL --env {env}",
+                        entry.flag
+                    ),
+                );
+            }
+        } else {
+            found(
+                Severity::Error,
+                None,
+                format!("{field}: every process skips this entry: {why}"),
+                format!(
+                    "set it again: flags set {:?} VALUE --redis URL --env {env}",
+                    entry.flag
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// How `[lints]` says to report `lint`; `None` when it is allowed.

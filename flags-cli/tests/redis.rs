@@ -543,3 +543,92 @@ fn export_to_a_file_and_restore_it_checked_against_flags_toml() {
         "{staging:#?}"
     );
 }
+
+#[test]
+fn check_with_redis_finds_leftover_and_skipped_entries_in_the_store() {
+    let Some(server) = RedisServer::start("cli_check_store") else {
+        return;
+    };
+    let dir = project("clean");
+    let url = server.url();
+    let flags = |args: &[&str]| flags_with(dir.path(), args, &[]);
+    flags(&[
+        "set",
+        "max_upload_mb",
+        "30",
+        "--env",
+        "production",
+        "--redis",
+        &url,
+    ])
+    .expect(0);
+    let clean = flags(&["check", "--redis", &url, "--env", "production"]).expect(0);
+    assert!(clean.stdout.contains("no problems"), "{clean:?}");
+
+    // Written around the API, as redis-cli would: a flag removed since, and a bad value.
+    let mut raw = redis::Client::open(url.as_str())
+        .expect("a URL")
+        .get_connection()
+        .expect("connect");
+    let _: () = redis::cmd("HSET")
+        .arg("flags:v1:production:overrides")
+        .arg("old_search_enabled")
+        .arg("[flags.old_search_enabled]\nvalue = true\n")
+        .arg("checkout_flow")
+        .arg("[flags.checkout_flow]\nvalue = \"fastest\"\n")
+        .query(&mut raw)
+        .expect("HSET");
+    let run = flags(&[
+        "check",
+        "--redis",
+        &url,
+        "--env",
+        "production",
+        "--format",
+        "json",
+    ])
+    .expect(1);
+    let findings: Vec<(String, String)> = run.json()["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["lint"].as_str().unwrap_or("error").to_owned(),
+                f["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    assert_eq!(findings[0].0, "error");
+    assert!(
+        findings[0].1.starts_with(
+            "flags:v1:production:overrides field `checkout_flow`: every process skips this entry"
+        ),
+        "{findings:#?}"
+    );
+    assert_eq!(findings[1].0, "leftover");
+    assert!(
+        findings[1].1.starts_with(
+            "flags:v1:production:overrides field `old_search_enabled`: unknown flag `old_search_enabled`"
+        ),
+        "{findings:#?}"
+    );
+    // The leftover alone is a warning, an error with --deny warnings.
+    let _: () = redis::cmd("HDEL")
+        .arg("flags:v1:production:overrides")
+        .arg("checkout_flow")
+        .query(&mut raw)
+        .expect("HDEL");
+    flags(&["check", "--redis", &url, "--env", "production"]).expect(0);
+    flags(&[
+        "check",
+        "--redis",
+        &url,
+        "--env",
+        "production",
+        "--deny",
+        "warnings",
+    ])
+    .expect(1);
+}

@@ -1008,3 +1008,60 @@ retired_flag = "[flags.retired_flag]\nvalue = true\n"
         Err(StoreError::NoRecoveryRecord { .. })
     ));
 }
+
+// ---- Ramping a rollout up through the store re-buckets nobody. ----
+
+const RAMPED: &str = r#"
+[environments]
+names = ["staging", "production"]
+default = "production"
+
+[flags.search_enabled]
+description = "New search, ramped up in production"
+default = false
+[flags.search_enabled.production]
+rollout = 10
+group = "w3-rollout"
+bucket_by = "org_id"
+"#;
+
+#[test]
+fn ramping_up_through_the_store_keeps_every_user_who_had_the_feature() {
+    let Some(server) = RedisServer::start("ramping_up_through_the_store") else {
+        return;
+    };
+    let (registry, _) = build::<1>(RAMPED, &[]);
+    let runtime = registry.runtime();
+    let follower = runtime
+        .follow_redis(RedisOptions::new(&server.url()))
+        .expect("a valid URL");
+    let catalog = flags_model::parse(&flags_model::SourceFile::new("flags.toml", RAMPED)).catalog;
+    let mut writer = RedisStore::connect(&server.url(), &catalog, "production").expect("connect");
+    let users: Vec<Context> = (0..2_500)
+        .map(|i| Context::new(format!("u-{i}")).with("org_id", format!("org-{}", i % 500)))
+        .collect();
+    let who_has_it = || -> Vec<bool> { users.iter().map(|u| registry.bool_for(0, u)).collect() };
+    let mut before = who_has_it();
+    for percent in [25, 50, 100] {
+        let entry = format!("[flags.search_enabled.production]\nrollout = {percent}\n");
+        let version = writer
+            .set_entry("search_enabled", &entry)
+            .expect("a valid entry");
+        wait_for_status(&follower, "the ramp is applied", |s| s.version >= version);
+        wait_until(|| runtime.report().is_clean());
+        let after = who_has_it();
+        let lost = before
+            .iter()
+            .zip(&after)
+            .filter(|(b, a)| **b && !**a)
+            .count();
+        assert_eq!(lost, 0, "users lost the feature going to {percent}%");
+        let share = after.iter().filter(|on| **on).count() as f64 / after.len() as f64;
+        assert!(
+            (share - f64::from(percent) / 100.0).abs() < 0.12,
+            "{share} of users at {percent}%"
+        );
+        before = after;
+    }
+    assert!(before.iter().all(|on| *on), "everyone at 100%");
+}

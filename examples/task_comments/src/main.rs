@@ -13,7 +13,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use flags::store::RedisOptions;
+use flags::store::{REDIS_URL_VARIABLE, RedisOptions};
 use task_comments::{AppState, Flags, SharedStore, app};
 use tracing_subscriber::EnvFilter;
 
@@ -68,7 +68,7 @@ async fn main() -> ExitCode {
     };
     // With a Redis store, every process of the service follows the same overrides and
     // segment members, and the admin endpoints write there.
-    let store = match std::env::var("FLAGS_REDIS_URL") {
+    let store = match std::env::var(REDIS_URL_VARIABLE) {
         Ok(url) if !url.is_empty() => {
             match Flags::runtime().follow_redis(RedisOptions::new(&url)) {
                 Ok(follower) => {
@@ -76,7 +76,7 @@ async fn main() -> ExitCode {
                     Some(SharedStore::new(&url, &environment, follower))
                 }
                 Err(error) => {
-                    eprintln!("FLAGS_REDIS_URL: {error}");
+                    eprintln!("{REDIS_URL_VARIABLE}: {error}");
                     return ExitCode::FAILURE;
                 }
             }

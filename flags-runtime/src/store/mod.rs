@@ -44,6 +44,8 @@ use redis::{Client, RedisError};
 use crate::report::{OverrideError, SegmentError};
 
 pub use export::StoreExport;
+/// The variable that holds the store's URL, for the `flags` command and for applications.
+pub use flags_model::REDIS_URL_VARIABLE;
 pub use follower::{FollowStatus, HeldBack, RedisFollower, RedisOptions};
 pub use keys::{KEY_PREFIX, Keys};
 pub use read::{StoreContents, StoredOverride, StoredSegment};

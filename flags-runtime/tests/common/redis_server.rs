@@ -2,7 +2,7 @@
 //! again. Shared with the `flags` command's tests (included there by path).
 //!
 //! Without `redis-server` on the PATH, a test is skipped with a notice, unless
-//! `FLAGS_REQUIRE_REDIS=1` (as in CI), which makes it fail.
+//! `REQUIRE_REDIS_SERVER=1` (as in CI), which makes it fail.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -34,11 +34,11 @@ impl RedisServer {
             .is_ok_and(|status| status.success());
         if !installed {
             assert!(
-                std::env::var("FLAGS_REQUIRE_REDIS").as_deref() != Ok("1"),
-                "{test}: redis-server is not on the PATH and FLAGS_REQUIRE_REDIS=1; install it (apt-get install redis-server)"
+                std::env::var("REQUIRE_REDIS_SERVER").as_deref() != Ok("1"),
+                "{test}: redis-server is not on the PATH and REQUIRE_REDIS_SERVER=1; install it (apt-get install redis-server)"
             );
             eprintln!(
-                "SKIPPED {test}: redis-server is not on the PATH (install it, or set FLAGS_REQUIRE_REDIS=1 to make this a failure)"
+                "SKIPPED {test}: redis-server is not on the PATH (install it, or set REQUIRE_REDIS_SERVER=1 to make this a failure)"
             );
             return None;
         }
