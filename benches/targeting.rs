@@ -6,7 +6,7 @@ use std::hash::Hasher as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use flags::EvaluationContext;
+use flags::AnyContext;
 
 flags::declare!("benches/flags.toml");
 
@@ -100,12 +100,12 @@ fn targeting(c: &mut Criterion) {
         "derive: the user itself, key and three attributes read",
         |b| {
             b.iter(|| {
-                let context: &dyn EvaluationContext = black_box(&insider);
+                let context: &dyn AnyContext = black_box(&insider);
                 black_box((
-                    context.key(),
-                    context.attribute("email"),
-                    context.attribute("country"),
-                    context.attribute("plan"),
+                    context.context_key(),
+                    context.context_attribute("email"),
+                    context.context_attribute("country"),
+                    context.context_attribute("plan"),
                 ))
             })
         },

@@ -118,14 +118,14 @@ pub use flags_macros::stub;
 pub use flags_macros::EvaluationContext;
 
 pub use flags_runtime::{
-    AsAttribute, Attribute, AttributeValue, Catalog, Context, Date, EVALUATION_TARGET,
-    Environments, Evaluation, EvaluationContext, EvaluationCount, EvaluationCounter,
-    EvaluationEvent, EvaluationListener, EvaluationReason, Feature, FeatureDisabled, Flag,
-    FlagInfo, FlagType, InScope, InitError, Input, Layer, ListenerId, Loaded, Origin,
-    OverrideError, OverridesWatch, Problem, Reason, Report, Runtime, Scoped, SegmentError, Setting,
-    SharedContext, Snapshot, Source, SourceHandle, StubGuard, StubScope, TaskScope, Timestamp,
-    TypeError, UnknownVariant, Value, Vars, WatchError, WatchOptions, WithContext, bucket,
-    with_context, with_context_async,
+    AnyContext, AsAttribute, Attribute, AttributeId, AttributeValue, Catalog, Context,
+    ContextAttributes, Date, EVALUATION_TARGET, Environments, Evaluation, EvaluationContext,
+    EvaluationCount, EvaluationCounter, EvaluationEvent, EvaluationListener, EvaluationReason,
+    Feature, FeatureDisabled, Flag, FlagInfo, FlagType, InScope, InitError, Input, Layer,
+    ListenerId, Loaded, Origin, OverrideError, OverridesWatch, Problem, Reason, Report, Runtime,
+    Scoped, SegmentError, Setting, SharedContext, Snapshot, Source, SourceHandle, StubGuard,
+    StubScope, TaskScope, Timestamp, TypeError, UnknownVariant, Value, Vars, WatchError,
+    WatchOptions, WithContext, bucket, with_context, with_context_async,
 };
 
 /// axum integration (feature `axum`): a layer that evaluates flags for each request's user,

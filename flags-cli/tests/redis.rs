@@ -181,7 +181,7 @@ fn wait_for(follower: &RedisFollower, what: &str, condition: impl Fn(&FollowStat
 }
 
 fn value(runtime: &'static Runtime, flag: &str, context: Option<&Context>) -> Value {
-    let context = context.map(|c| c as &dyn flags_runtime::EvaluationContext);
+    let context = context.map(|c| c as &dyn flags_runtime::AnyContext);
     runtime
         .explain(flag, context)
         .expect("a declared flag")

@@ -34,6 +34,7 @@ pub fn evaluation_context(input: TokenStream) -> TokenStream {
 
     let mut key = None;
     let mut arms = Vec::new();
+    let mut id_arms = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for field in fields {
         let Some(ident) = &field.ident else { continue };
@@ -75,6 +76,8 @@ pub fn evaluation_context(input: TokenStream) -> TokenStream {
             continue;
         }
         arms.push(quote!(#name => #read,));
+        let hash = flags_model::naming::attribute_hash(&name);
+        id_arms.push(quote!(#hash if id.name() == #name => #read,));
         names.push(name);
     }
     if !errors.is_empty() {
@@ -82,10 +85,17 @@ pub fn evaluation_context(input: TokenStream) -> TokenStream {
     }
 
     let ident = &input.ident;
+    let type_name = ident.to_string();
     let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
     let key = key.unwrap_or_else(|| quote!(::core::option::Option::None));
     quote! {
         impl #impl_generics ::flags::EvaluationContext for #ident #type_generics #where_clause {
+            const ATTRIBUTES: ::core::option::Option<&'static ::flags::ContextAttributes> =
+                ::core::option::Option::Some(&::flags::ContextAttributes {
+                    type_name: #type_name,
+                    names: &[#(#names),*],
+                });
+
             fn key(&self) -> ::core::option::Option<::flags::Attribute<'_>> {
                 #key
             }
@@ -93,6 +103,19 @@ pub fn evaluation_context(input: TokenStream) -> TokenStream {
             fn attribute(&self, name: &str) -> ::core::option::Option<::flags::Attribute<'_>> {
                 match name {
                     #(#arms)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
+            #[inline]
+            fn attribute_by_id(
+                &self,
+                id: ::flags::AttributeId<'_>,
+            ) -> ::core::option::Option<::flags::Attribute<'_>> {
+                // The name is compared too, so that two names of one hash are never confused;
+                // for an id known at compile time the comparison folds away.
+                match id.hash() {
+                    #(#id_arms)*
                     _ => ::core::option::Option::None,
                 }
             }

@@ -77,6 +77,21 @@ fn rust_name(original: &str, converted: &str) -> Result<String, String> {
     Ok(converted.to_owned())
 }
 
+/// The 64-bit FNV-1a hash of an attribute's name: the id by which `declare!`'s generated
+/// rules and `#[derive(EvaluationContext)]` agree on an attribute, so that finding one is an
+/// integer `match` rather than a comparison of names.
+pub const fn attribute_hash(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut at = 0;
+    while at < bytes.len() {
+        hash ^= bytes[at] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        at += 1;
+    }
+    hash
+}
+
 /// Names longer than this get no suggestion and are never suggested: the distance costs the
 /// product of the two lengths, and no typo of a real name is that long.
 pub const MAX_SUGGESTED_LEN: usize = 100;

@@ -387,6 +387,21 @@ pub(crate) struct SettingContext<'a> {
 }
 
 impl Setting {
+    /// The segments (by index) the setting's rules test.
+    pub fn segments_tested(&self) -> impl Iterator<Item = usize> + '_ {
+        let rules = match self {
+            Setting::Targeted(targeting) => targeting.rules.as_slice(),
+            Setting::Value(_) => &[],
+        };
+        rules
+            .iter()
+            .flat_map(|rule| &rule.conditions)
+            .filter_map(|condition| match condition.test {
+                Test::Segment { index, .. } => Some(index),
+                _ => None,
+            })
+    }
+
     /// The rollout that decides most contexts: the fallthrough's, else the first rule's.
     pub fn rollout(&self) -> Option<&Rollout> {
         let Setting::Targeted(targeting) = self else {

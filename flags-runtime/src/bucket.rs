@@ -12,78 +12,67 @@ use std::fmt::Write as _;
 
 use crate::context::Attribute;
 
-/// MurmurHash3, x86, 32-bit, fed in pieces.
-#[derive(Clone, Debug)]
+/// MurmurHash3, x86, 32-bit, fed in pieces: the blocks hashed so far, and the bytes of the
+/// block not yet complete in the low bytes of `tail`.
+#[derive(Clone, Copy, Debug)]
 struct Murmur3 {
     hash: u32,
-    tail: [u8; 4],
-    tail_len: usize,
-    len: usize,
+    tail: u32,
+    tail_len: u32,
+    len: u32,
 }
 
 const C1: u32 = 0xcc9e_2d51;
 const C2: u32 = 0x1b87_3593;
 
 impl Murmur3 {
-    fn new(seed: u32) -> Self {
+    const fn new(seed: u32) -> Self {
         Self {
             hash: seed,
-            tail: [0; 4],
+            tail: 0,
             tail_len: 0,
             len: 0,
         }
     }
 
-    fn write(&mut self, mut bytes: &[u8]) {
-        self.len += bytes.len();
-        // Complete a block left over from the previous piece, a byte at a time (at most
-        // three): cheaper than a variable-length copy.
-        while self.tail_len > 0 {
-            let Some((&byte, rest)) = bytes.split_first() else {
-                return;
-            };
-            self.push(byte);
-            bytes = rest;
-        }
-        let mut blocks = bytes.chunks_exact(4);
-        for block in &mut blocks {
-            self.block(u32::from_le_bytes([block[0], block[1], block[2], block[3]]));
-        }
-        for &byte in blocks.remainder() {
-            self.push(byte);
-        }
-    }
-
-    #[inline(always)]
-    fn push(&mut self, byte: u8) {
-        self.tail[self.tail_len] = byte;
-        self.tail_len += 1;
-        if self.tail_len == 4 {
-            self.block(u32::from_le_bytes(self.tail));
-            self.tail_len = 0;
-        }
-    }
-
-    #[inline(always)]
-    fn block(&mut self, block: u32) {
-        self.hash ^= mix(block);
-        self.hash = self
-            .hash
-            .rotate_left(13)
-            .wrapping_mul(5)
-            .wrapping_add(0xe654_6b64);
-    }
-
-    fn finish(mut self) -> u32 {
-        if self.tail_len > 0 {
-            let mut block = 0u32;
-            for (i, &byte) in self.tail[..self.tail_len].iter().enumerate() {
-                block |= u32::from(byte) << (8 * i);
+    /// Hashes `bytes` after what came before. A `const fn`, so that a rollout's group is
+    /// hashed when the program is compiled; the length is counted modulo 2^32, as in the
+    /// reference implementation.
+    #[inline]
+    const fn write(mut self, bytes: &[u8]) -> Self {
+        self.len = self.len.wrapping_add(bytes.len() as u32);
+        let mut at = 0;
+        // Complete the pending block, if any: at most three bytes.
+        while self.tail_len > 0 && at < bytes.len() {
+            self.tail |= (bytes[at] as u32) << (8 * self.tail_len);
+            self.tail_len += 1;
+            at += 1;
+            if self.tail_len == 4 {
+                self.hash = block(self.hash, self.tail);
+                self.tail = 0;
+                self.tail_len = 0;
             }
-            self.hash ^= mix(block);
         }
-        // The length is mixed in modulo 2^32, as in the reference implementation.
-        let mut hash = self.hash ^ self.len as u32;
+        while at + 4 <= bytes.len() {
+            let word = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+            self.hash = block(self.hash, word);
+            at += 4;
+        }
+        while at < bytes.len() {
+            self.tail |= (bytes[at] as u32) << (8 * self.tail_len);
+            self.tail_len += 1;
+            at += 1;
+        }
+        self
+    }
+
+    #[inline]
+    const fn finish(self) -> u32 {
+        let mut hash = self.hash;
+        if self.tail_len > 0 {
+            hash ^= mix(self.tail);
+        }
+        hash ^= self.len;
         hash ^= hash >> 16;
         hash = hash.wrapping_mul(0x85eb_ca6b);
         hash ^= hash >> 13;
@@ -92,15 +81,22 @@ impl Murmur3 {
     }
 }
 
-fn mix(block: u32) -> u32 {
+#[inline(always)]
+const fn block(hash: u32, block: u32) -> u32 {
+    (hash ^ mix(block))
+        .rotate_left(13)
+        .wrapping_mul(5)
+        .wrapping_add(0xe654_6b64)
+}
+
+#[inline(always)]
+const fn mix(block: u32) -> u32 {
     block.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
 }
 
 /// MurmurHash3 x86_32 of `bytes` with `seed`.
 pub fn murmur3_x86_32(bytes: &[u8], seed: u32) -> u32 {
-    let mut hasher = Murmur3::new(seed);
-    hasher.write(bytes);
-    hasher.finish()
+    Murmur3::new(seed).write(bytes).finish()
 }
 
 /// The bucket, 1 to 100, of `value` in `group`.
@@ -110,28 +106,26 @@ pub fn bucket(group: &str, value: &str) -> u32 {
 
 /// A rollout's group already hashed (with the `:` that follows it): bucketing a context then
 /// only hashes its key, since the group is the same for every evaluation of the rollout.
-#[derive(Clone, Debug)]
-pub(crate) struct GroupHash(Murmur3);
+/// Made at compile time for the rules `declare!` compiles.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupHash(Murmur3);
 
 impl GroupHash {
-    pub(crate) fn new(group: &str) -> Self {
-        let mut hasher = Murmur3::new(0);
-        hasher.write(group.as_bytes());
-        hasher.write(b":");
-        Self(hasher)
+    /// The group `group`, hashed.
+    pub const fn new(group: &str) -> Self {
+        Self(Murmur3::new(0).write(group.as_bytes()).write(b":"))
     }
 
     /// The bucket, 1 to 100, of `value` in this group.
-    pub(crate) fn bucket(&self, value: &str) -> u32 {
-        let mut hasher = self.0.clone();
-        hasher.write(value.as_bytes());
-        hasher.finish() % 100 + 1
+    #[inline]
+    pub fn bucket(&self, value: &str) -> u32 {
+        self.0.write(value.as_bytes()).finish() % 100 + 1
     }
 }
 
 /// The bucket of an attribute's value: strings as they are, numbers as written (`42`, not
 /// `42.0`), bools as `true`/`false`. Lists, versions and times cannot be bucketed.
-pub(crate) fn bucket_attribute(group: &GroupHash, value: Attribute<'_>) -> Option<u32> {
+pub fn bucket_attribute(group: &GroupHash, value: Attribute<'_>) -> Option<u32> {
     let mut text = StackText::default();
     let value: &str = match value {
         Attribute::Str(s) => s,
@@ -207,9 +201,9 @@ mod tests {
     fn streaming_equals_one_shot() {
         for text in ["", "a", "ab", "abc", "abcd", "abcde", "group:key-123456"] {
             for split in 0..=text.len() {
-                let mut hasher = Murmur3::new(0);
-                hasher.write(&text.as_bytes()[..split]);
-                hasher.write(&text.as_bytes()[split..]);
+                let hasher = Murmur3::new(0)
+                    .write(&text.as_bytes()[..split])
+                    .write(&text.as_bytes()[split..]);
                 assert_eq!(
                     hasher.finish(),
                     murmur3_x86_32(text.as_bytes(), 0),

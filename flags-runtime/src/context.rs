@@ -16,18 +16,112 @@ pub use flags_model::Timestamp;
 ///
 /// An attribute the context does not have makes every condition on it false (whatever its
 /// operator, `negate` included), so a rule never matches on missing data.
+///
+/// `#[derive(flags::EvaluationContext)]` implements it for an application's own type, reading
+/// its fields in place, finding each by an integer id rather than by name, and declaring its
+/// attributes in [`EvaluationContext::ATTRIBUTES`]: `Flags::x_for(&user)` then fails to
+/// compile when a rule of flag `x` in `flags.toml` reads an attribute the type does not have.
+/// Where a context is held behind a pointer (`&dyn`, [`SharedContext`]), it is an
+/// [`AnyContext`], which every `EvaluationContext` is.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an evaluation context",
     label = "flags are evaluated for this",
     note = "derive it: #[derive(flags::EvaluationContext)], or build a flags::Context"
 )]
 pub trait EvaluationContext {
+    /// The attributes the type has, when they are known at compile time; `None` (the
+    /// default) when they are only known at run time, as for [`Context`]. When `Some`, every
+    /// `Flags::x_for(&context)` checks while the program is compiled (`cargo build`, not
+    /// `cargo check`) that the type has each attribute flag `x`'s rules read.
+    const ATTRIBUTES: Option<&'static ContextAttributes> = None;
+
     /// The user's or account's id: what rollouts bucket and segments list. `None` when
     /// unknown (rollouts by key then serve the flag's default).
     fn key(&self) -> Option<Attribute<'_>>;
 
     /// The attribute called `name`, if the context has it.
     fn attribute(&self, name: &str) -> Option<Attribute<'_>>;
+
+    /// The attribute `id` names: [`EvaluationContext::attribute`] of its name unless the
+    /// type finds it faster by the id's hash (the derive does).
+    #[inline]
+    fn attribute_by_id(&self, id: AttributeId<'_>) -> Option<Attribute<'_>> {
+        self.attribute(id.name())
+    }
+}
+
+/// The attributes a context type declares: [`EvaluationContext::ATTRIBUTES`].
+#[derive(Debug)]
+pub struct ContextAttributes {
+    /// The type, as compile errors name it.
+    pub type_name: &'static str,
+    /// Its attributes' names.
+    pub names: &'static [&'static str],
+}
+
+/// An attribute's name and the hash generated code and the derive agree on
+/// ([`flags_model::naming::attribute_hash`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttributeId<'a> {
+    hash: u64,
+    name: &'a str,
+}
+
+impl<'a> AttributeId<'a> {
+    /// The id of the attribute called `name`.
+    #[inline]
+    pub const fn new(name: &'a str) -> Self {
+        Self {
+            hash: flags_model::naming::attribute_hash(name),
+            name,
+        }
+    }
+
+    /// The hash of the name.
+    #[inline(always)]
+    pub const fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// The name.
+    #[inline(always)]
+    pub const fn name(&self) -> &'a str {
+        self.name
+    }
+}
+
+/// An evaluation context behind a pointer: how the runtime holds and passes contexts whose
+/// type it does not know (`&dyn AnyContext`, [`SharedContext`]). Every [`EvaluationContext`]
+/// is one; implement `EvaluationContext`, not this.
+pub trait AnyContext {
+    /// [`EvaluationContext::key`]. (Named apart, so that a type with both traits in scope
+    /// calls either without ambiguity.)
+    fn context_key(&self) -> Option<Attribute<'_>>;
+    /// [`EvaluationContext::attribute`].
+    fn context_attribute(&self, name: &str) -> Option<Attribute<'_>>;
+    /// [`EvaluationContext::attribute_by_id`].
+    fn context_attribute_by_id(&self, id: AttributeId<'_>) -> Option<Attribute<'_>>;
+    /// [`EvaluationContext::ATTRIBUTES`].
+    fn declared_attributes(&self) -> Option<&'static ContextAttributes>;
+}
+
+impl<C: EvaluationContext + ?Sized> AnyContext for C {
+    #[inline]
+    fn context_key(&self) -> Option<Attribute<'_>> {
+        self.key()
+    }
+    #[inline]
+    fn context_attribute(&self, name: &str) -> Option<Attribute<'_>> {
+        self.attribute(name)
+    }
+    #[inline]
+    fn context_attribute_by_id(&self, id: AttributeId<'_>) -> Option<Attribute<'_>> {
+        self.attribute_by_id(id)
+    }
+    #[inline]
+    fn declared_attributes(&self) -> Option<&'static ContextAttributes> {
+        C::ATTRIBUTES
+    }
 }
 
 /// An attribute's value, borrowed from the context.
@@ -48,20 +142,34 @@ pub enum Attribute<'a> {
 }
 
 impl<C: EvaluationContext + ?Sized> EvaluationContext for &C {
+    const ATTRIBUTES: Option<&'static ContextAttributes> = C::ATTRIBUTES;
+    #[inline]
     fn key(&self) -> Option<Attribute<'_>> {
         (**self).key()
     }
+    #[inline]
     fn attribute(&self, name: &str) -> Option<Attribute<'_>> {
         (**self).attribute(name)
+    }
+    #[inline]
+    fn attribute_by_id(&self, id: AttributeId<'_>) -> Option<Attribute<'_>> {
+        (**self).attribute_by_id(id)
     }
 }
 
 impl<C: EvaluationContext + ?Sized> EvaluationContext for Arc<C> {
+    const ATTRIBUTES: Option<&'static ContextAttributes> = C::ATTRIBUTES;
+    #[inline]
     fn key(&self) -> Option<Attribute<'_>> {
         (**self).key()
     }
+    #[inline]
     fn attribute(&self, name: &str) -> Option<Attribute<'_>> {
         (**self).attribute(name)
+    }
+    #[inline]
+    fn attribute_by_id(&self, id: AttributeId<'_>) -> Option<Attribute<'_>> {
+        (**self).attribute_by_id(id)
     }
 }
 
@@ -301,7 +409,7 @@ impl EvaluationContext for Context {
 }
 
 /// A context shared with the scope that evaluates flags.
-pub type SharedContext = Arc<dyn EvaluationContext + Send + Sync>;
+pub type SharedContext = Arc<dyn AnyContext + Send + Sync>;
 
 thread_local! {
     static CURRENT: RefCell<Option<SharedContext>> = const { RefCell::new(None) };
@@ -370,9 +478,7 @@ pub(crate) fn enter<R>(context: Option<SharedContext>, f: impl FnOnce() -> R) ->
 
 /// Calls `f` with the current context, if one is set. Borrowed, not cloned: no shared
 /// reference count is touched on the evaluation path.
-pub(crate) fn with_current<R>(
-    f: impl FnOnce(Option<&(dyn EvaluationContext + Send + Sync)>) -> R,
-) -> R {
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&(dyn AnyContext + Send + Sync)>) -> R) -> R {
     if CURRENT.try_with(|_| ()).is_err() {
         // The thread is exiting and its locals are gone: no context.
         return f(None);
@@ -390,7 +496,7 @@ mod tests {
 
     #[test]
     fn the_current_context_is_scoped_and_nested() {
-        let key = || with_current(|c| c.and_then(|c| c.key()).map(|k| format!("{k:?}")));
+        let key = || with_current(|c| c.and_then(|c| c.context_key()).map(|k| format!("{k:?}")));
         assert_eq!(key(), None);
         with_context(Context::new("outer"), || {
             assert_eq!(key().as_deref(), Some("Str(\"outer\")"));

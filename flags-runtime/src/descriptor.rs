@@ -23,6 +23,10 @@ pub struct FlagDescriptor {
     pub key: &'static str,
     /// Its `default`: served if all else fails.
     pub default: StaticValue,
+    /// The environments (bit `e` for environment `e`) whose targeting in `flags.toml` the
+    /// macro compiled into code of the flag's `_for` accessor. That code is used while
+    /// nothing replaces the targeting at run time.
+    pub native: u64,
 }
 
 /// A flag value known at compile time.

@@ -13,7 +13,8 @@ use flags_model::{
 };
 
 use crate::bucket::{self, GroupHash};
-use crate::context::{Attribute, EvaluationContext};
+use crate::context::{AnyContext, Attribute};
+use crate::ops;
 use crate::sources::Origin;
 
 /// What a flag serves for each context when it is not a single value.
@@ -32,6 +33,9 @@ pub(crate) struct Program {
     /// Each rollout's group, hashed once: one per rule, then the fallthrough's (`None` where
     /// a single value is served).
     pub(crate) groups: Box<[Option<GroupHash>]>,
+    /// The environment whose compiled rules evaluate this program, when the macro compiled
+    /// them and nothing replaced them.
+    pub(crate) native: Option<usize>,
 }
 
 impl Program {
@@ -62,7 +66,14 @@ impl Program {
             requires,
             default,
             groups,
+            native: None,
         }
+    }
+
+    /// The program, evaluated by the compiled rules of `environment` when it is `Some`.
+    pub(crate) fn with_native(mut self, environment: Option<usize>) -> Self {
+        self.native = environment;
+        self
     }
 
     fn group(&self, position: usize) -> Option<&GroupHash> {
@@ -133,6 +144,19 @@ impl SegmentState {
         Self {
             keys,
             rules: segment.rules.clone(),
+        }
+    }
+}
+
+impl SegmentState {
+    /// Whether the segment lists the context key `key` (a number as written: `42`).
+    pub(crate) fn lists(&self, key: Option<Attribute<'_>>) -> bool {
+        match key {
+            Some(Attribute::Str(key)) => self.keys.contains(key),
+            Some(Attribute::Number(n)) if n.fract() == 0.0 => {
+                self.keys.iter().any(|k| k.parse::<f64>() == Ok(n))
+            }
+            _ => false,
         }
     }
 }
@@ -301,7 +325,7 @@ impl Program {
     /// flags).
     pub(crate) fn evaluate<'a>(
         &'a self,
-        context: Option<&dyn EvaluationContext>,
+        context: Option<&dyn AnyContext>,
         scope: &Scope<'_>,
     ) -> Outcome<'a> {
         let Some(targeting) = &self.targeting else {
@@ -361,15 +385,15 @@ pub(crate) enum Served<'a> {
 pub(crate) fn serve<'a>(
     serve: &'a Serve,
     group: Option<&GroupHash>,
-    context: Option<&dyn EvaluationContext>,
+    context: Option<&dyn AnyContext>,
 ) -> Served<'a> {
     let rollout = match serve {
         Serve::Value(value) => return Served::Value(value, None),
         Serve::Rollout(rollout) => rollout,
     };
     let value = context.and_then(|context| match &rollout.bucket_by {
-        Some(attribute) => context.attribute(attribute),
-        None => context.key(),
+        Some(attribute) => context.context_attribute(attribute),
+        None => context.context_key(),
     });
     let hashed;
     let group = match group {
@@ -400,18 +424,11 @@ pub(crate) fn serve<'a>(
 /// an attribute of another kind than the operand) makes it false, `negate` or not.
 pub(crate) fn holds(
     condition: &Condition,
-    context: Option<&dyn EvaluationContext>,
+    context: Option<&dyn AnyContext>,
     scope: &Scope<'_>,
 ) -> bool {
     let result = match &condition.test {
-        Test::Now { op, at } => {
-            let now = (scope.now)();
-            Some(if *op == Op::Before {
-                now < *at
-            } else {
-                now > *at
-            })
-        }
+        Test::Now { op, at } => Some(ops::now(*op, (scope.now)(), *at)),
         Test::Segment { index, .. } => context.and_then(|context| {
             let segment = scope.segments.get(*index)?;
             Some(in_segment(segment, context, scope))
@@ -421,28 +438,21 @@ pub(crate) fn holds(
             attribute,
             op: Op::Exists,
             ..
-        } => Some(context.is_some_and(|context| context.attribute(attribute).is_some())),
+        } => Some(context.is_some_and(|context| context.context_attribute(attribute).is_some())),
         Test::Attribute {
             attribute,
             op,
             ignore_case,
             operand,
         } => context
-            .and_then(|context| context.attribute(attribute))
+            .and_then(|context| context.context_attribute(attribute))
             .and_then(|value| compare(value, *op, *ignore_case, operand)),
     };
-    result.is_some_and(|result| result != condition.negate)
+    ops::outcome(result, condition.negate)
 }
 
-fn in_segment(segment: &SegmentState, context: &dyn EvaluationContext, scope: &Scope<'_>) -> bool {
-    let listed = match context.key() {
-        Some(Attribute::Str(key)) => segment.keys.contains(key),
-        Some(Attribute::Number(n)) if n.fract() == 0.0 => {
-            segment.keys.iter().any(|k| k.parse::<f64>() == Ok(n))
-        }
-        _ => false,
-    };
-    listed
+fn in_segment(segment: &SegmentState, context: &dyn AnyContext, scope: &Scope<'_>) -> bool {
+    segment.lists(context.context_key())
         || segment.rules.iter().any(|rule| {
             rule.iter()
                 .all(|condition| holds(condition, Some(context), scope))
@@ -451,199 +461,13 @@ fn in_segment(segment: &SegmentState, context: &dyn EvaluationContext, scope: &S
 
 /// `None` when the attribute cannot be compared with the operand.
 fn compare(value: Attribute<'_>, op: Op, ignore_case: bool, operand: &Operand) -> Option<bool> {
-    match (value, operand) {
-        (_, Operand::None) => Some(op == Op::Exists),
-        (Attribute::Str(text), Operand::Strings(strings)) => {
-            let any = |test: fn(&str, &str, bool) -> bool| {
-                strings.iter().any(|s| test(text, s, ignore_case))
-            };
-            match op {
-                Op::Equals | Op::In => Some(any(equals)),
-                Op::NotEquals | Op::NotIn => Some(!any(equals)),
-                Op::StartsWith => Some(any(starts_with)),
-                Op::EndsWith => Some(any(ends_with)),
-                Op::Contains => Some(any(contains)),
-                _ => None,
-            }
-        }
-        (Attribute::List(items), Operand::Strings(strings)) => {
-            let any_item_in = || {
-                items
-                    .iter()
-                    .any(|item| strings.iter().any(|s| equals(item, s, ignore_case)))
-            };
-            match op {
-                Op::Contains | Op::In | Op::Equals => Some(any_item_in()),
-                Op::NotIn | Op::NotEquals => Some(!any_item_in()),
-                _ => None,
-            }
-        }
-        (Attribute::Str(text), Operand::Regex(regex)) => Some(regex.is_match(text)),
-        (Attribute::Number(n), Operand::Numbers(numbers)) => match op {
-            Op::Equals | Op::In => Some(numbers.contains(&n)),
-            Op::NotEquals | Op::NotIn => Some(!numbers.contains(&n)),
-            Op::Lt => numbers.first().map(|x| n < *x),
-            Op::Le => numbers.first().map(|x| n <= *x),
-            Op::Gt => numbers.first().map(|x| n > *x),
-            Op::Ge => numbers.first().map(|x| n >= *x),
-            _ => None,
-        },
-        (Attribute::Bool(b), Operand::Bool(expected)) => match op {
-            Op::Equals | Op::In => Some(b == *expected),
-            Op::NotEquals | Op::NotIn => Some(b != *expected),
-            _ => None,
-        },
-        (Attribute::Semver(version), Operand::Semver(expected)) => {
-            semver_compare(version, op, expected)
-        }
-        (Attribute::Str(text), Operand::Semver(expected)) => semver::Version::parse(text)
-            .ok()
-            .and_then(|version| semver_compare(&version, op, expected)),
-        (Attribute::Time(time), Operand::Time(at)) => match op {
-            Op::Before => Some(time < *at),
-            Op::After => Some(time > *at),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn semver_compare(version: &semver::Version, op: Op, expected: &semver::Version) -> Option<bool> {
-    use std::cmp::Ordering::{Equal, Greater, Less};
-    let ordering = version.cmp_precedence(expected);
-    match op {
-        Op::SemverEq => Some(ordering == Equal),
-        Op::SemverLt => Some(ordering == Less),
-        Op::SemverLe => Some(ordering != Greater),
-        Op::SemverGt => Some(ordering == Greater),
-        Op::SemverGe => Some(ordering != Less),
-        _ => None,
-    }
-}
-
-// String tests. `expected` is already lowercased when `ignore_case` is set.
-
-/// Byte equality, with operands of 8 to 16 bytes (e-mail domains, plans, countries' names)
-/// compared as two overlapping words rather than through a `memcmp` call, which costs more
-/// than the comparison at these lengths.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let length = a.len();
-    if length != b.len() {
-        return false;
-    }
-    if (8..=16).contains(&length) {
-        let word = |bytes: &[u8], at: usize| {
-            bytes
-                .get(at..at + 8)
-                .and_then(|w| <[u8; 8]>::try_from(w).ok())
-                .map(u64::from_ne_bytes)
-        };
-        return word(a, 0) == word(b, 0) && word(a, length - 8) == word(b, length - 8);
-    }
-    a == b
-}
-
-fn equals(text: &str, expected: &str, ignore_case: bool) -> bool {
-    if !ignore_case {
-        return same_bytes(text.as_bytes(), expected.as_bytes());
-    }
-    if text.is_ascii() {
-        return text.eq_ignore_ascii_case(expected);
-    }
-    text.chars()
-        .flat_map(char::to_lowercase)
-        .eq(expected.chars())
-}
-
-fn starts_with(text: &str, expected: &str, ignore_case: bool) -> bool {
-    if !ignore_case {
-        return text
-            .as_bytes()
-            .get(..expected.len())
-            .is_some_and(|start| same_bytes(start, expected.as_bytes()));
-    }
-    if text.is_ascii() {
-        return text.len() >= expected.len()
-            && text.as_bytes()[..expected.len()].eq_ignore_ascii_case(expected.as_bytes());
-    }
-    let mut lowered = text.chars().flat_map(char::to_lowercase);
-    expected.chars().all(|c| lowered.next() == Some(c))
-}
-
-fn ends_with(text: &str, expected: &str, ignore_case: bool) -> bool {
-    if !ignore_case {
-        return text
-            .len()
-            .checked_sub(expected.len())
-            .is_some_and(|from| same_bytes(&text.as_bytes()[from..], expected.as_bytes()));
-    }
-    if text.is_ascii() {
-        let from = text.len().checked_sub(expected.len());
-        return from
-            .is_some_and(|from| text.as_bytes()[from..].eq_ignore_ascii_case(expected.as_bytes()));
-    }
-    lowercase(text).ends_with(expected)
-}
-
-/// Lowercased character by character, as operands are when `flags.toml` is read, so that a
-/// text always matches itself whatever its script.
-fn lowercase(text: &str) -> String {
-    text.chars().flat_map(char::to_lowercase).collect()
-}
-
-fn contains(text: &str, expected: &str, ignore_case: bool) -> bool {
-    if !ignore_case {
-        return text.contains(expected);
-    }
-    if text.is_ascii() {
-        let needle = expected.as_bytes();
-        return needle.is_empty()
-            || text
-                .as_bytes()
-                .windows(needle.len())
-                .any(|window| window.eq_ignore_ascii_case(needle));
-    }
-    lowercase(text).contains(expected)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_equality_at_every_length() {
-        let text = b"0123456789abcdefghij";
-        for length in 0..=text.len() {
-            let a = &text[..length];
-            assert!(same_bytes(a, a));
-            for at in 0..length {
-                let mut b = a.to_vec();
-                b[at] ^= 1;
-                assert!(!same_bytes(a, &b), "length {length}, byte {at}");
-            }
-            assert!(!same_bytes(a, &text[..length.saturating_sub(1)]) || length == 0);
-        }
-        assert!(ends_with("ada@example.com", "@example.com", false));
-        assert!(!ends_with("ada@example.co", "@example.com", false));
-        assert!(!ends_with("a.com", "@example.com", false));
-        assert!(starts_with("pro-plan", "pro", false));
-        assert!(!starts_with("pr", "pro", false));
-    }
-
-    #[test]
-    fn strings_compare_with_and_without_case() {
-        assert!(ends_with("ada@Example.COM", "@example.com", true));
-        assert!(!ends_with("ada@Example.COM", "@example.com", false));
-        assert!(starts_with("Ünïcode", "ünï", true));
-        assert!(equals("ÉCOLE", "école", true));
-        assert!(contains("Big CRM Suite", "crm", true));
-        assert!(!contains("a", "ab", true));
-        assert!(ends_with("ÉCOLE@EXAMPLE.COM", "@example.com", true));
-        // Operands are lowercased the same way, so a word matches itself (final sigma included).
-        let operand: String = "ΟΔΟΣ".chars().flat_map(char::to_lowercase).collect();
-        for test in [equals, starts_with, ends_with, contains] {
-            assert!(test("ΟΔΟΣ", &operand, true));
-        }
+    match operand {
+        Operand::None => Some(op == Op::Exists),
+        Operand::Strings(strings) => ops::strings(value, op, ignore_case, strings),
+        Operand::Regex(regex) => ops::regex(value, regex),
+        Operand::Numbers(numbers) => ops::numbers(value, op, numbers),
+        Operand::Bool(expected) => ops::boolean(value, op, *expected),
+        Operand::Semver(expected) => ops::semver(value, op, expected),
+        Operand::Time(at) => ops::time(value, op, *at),
     }
 }

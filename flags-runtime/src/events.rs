@@ -191,7 +191,7 @@ impl Listeners {
     /// decides after that).
     #[inline]
     pub(crate) fn wanted(&self) -> bool {
-        self.any() || tracing::level_enabled!(tracing::Level::DEBUG)
+        self.any() || debug_wanted()
     }
 
     /// Reports `event` as a `tracing` event, and to every listener.
@@ -206,6 +206,12 @@ impl Listeners {
             }
         }
     }
+}
+
+/// Whether a `tracing` subscriber may want debug events (one relaxed load).
+#[inline(always)]
+pub(crate) fn debug_wanted() -> bool {
+    tracing::level_enabled!(tracing::Level::DEBUG)
 }
 
 /// The `tracing` event (named `feature_flag.evaluation`, at debug level) for one evaluation.

@@ -19,6 +19,8 @@ mod descriptor;
 mod eval;
 mod events;
 mod live;
+mod native;
+mod ops;
 mod registry;
 mod report;
 mod resolution;
@@ -36,8 +38,8 @@ mod writer;
 
 pub use bucket::{bucket, murmur3_x86_32};
 pub use context::{
-    AsAttribute, Attribute, AttributeValue, Context, EvaluationContext, SharedContext, Timestamp,
-    WithContext, with_context, with_context_async,
+    AnyContext, AsAttribute, Attribute, AttributeId, AttributeValue, Context, ContextAttributes,
+    EvaluationContext, SharedContext, Timestamp, WithContext, with_context, with_context_async,
 };
 pub use eval::Reason;
 pub use events::{
@@ -75,6 +77,11 @@ pub mod __private {
     #[inline]
     pub fn disabled<R: GateOutput>(flag: &'static str) -> R {
         R::disabled(crate::FeatureDisabled::new(flag))
+    }
+
+    /// What compiled rules call.
+    pub mod native {
+        pub use crate::native::*;
     }
 
     /// The stub value of a variant.

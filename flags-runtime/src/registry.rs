@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use flags_model::Value;
 
-use crate::context::EvaluationContext;
+use crate::context::{AnyContext, EvaluationContext};
 use crate::descriptor::{Descriptor, FromValue};
+use crate::events;
 use crate::runtime::Runtime;
 use crate::scope;
 use crate::slot::{
-    FAST, FAST_MASK, INLINE, OBSERVED, TAG_MASK, UNINIT, payload_bool, payload_int, payload_variant,
+    FAST, FAST_MASK, INLINE, LOCAL, NATIVE_FAST, NATIVE_MASK, OBSERVED, TAG_MASK, UNINIT,
+    payload_bool, payload_environment, payload_int, payload_variant,
 };
 use crate::snapshot::Evaluation;
 use crate::sources::Vars;
@@ -104,39 +106,80 @@ impl<const N: usize> Registry<N> {
         }
     }
 
-    /// Bool flag `index` for `context`: a flag that is the same for everyone is still one load.
+    /// Bool flag `index` for `context`: a flag that is the same for everyone is still one load;
+    /// `flags.toml`'s rules, while in force, run as the code `native` compiled from them.
     #[inline(always)]
-    pub fn bool_for(&'static self, index: usize, context: &dyn EvaluationContext) -> bool {
-        self.check(index, payload_bool, |runtime, index| {
-            runtime.read_for(index, context)
-        })
+    pub fn bool_for<C: EvaluationContext + ?Sized>(
+        &'static self,
+        index: usize,
+        context: &C,
+        native: impl FnOnce(u32, &C) -> Option<bool>,
+    ) -> bool {
+        self.check_for(index, context, payload_bool, native)
     }
 
     /// Integer flag `index` for `context`.
     #[inline(always)]
-    pub fn int_for(&'static self, index: usize, context: &dyn EvaluationContext) -> i64 {
-        self.check(index, payload_int, |runtime, index| {
-            runtime.read_for(index, context)
-        })
+    pub fn int_for<C: EvaluationContext + ?Sized>(
+        &'static self,
+        index: usize,
+        context: &C,
+        native: impl FnOnce(u32, &C) -> Option<i64>,
+    ) -> i64 {
+        self.check_for(index, context, payload_int, native)
     }
 
     /// The variant index of variant flag `index` for `context`.
     #[inline(always)]
-    pub fn variant_for(&'static self, index: usize, context: &dyn EvaluationContext) -> u32 {
-        self.check(index, payload_variant, |runtime, index| {
-            runtime.read_for(index, context)
-        })
+    pub fn variant_for<C: EvaluationContext + ?Sized>(
+        &'static self,
+        index: usize,
+        context: &C,
+        native: impl FnOnce(u32, &C) -> Option<u32>,
+    ) -> u32 {
+        self.check_for(index, context, payload_variant, native)
+    }
+
+    /// The check of a `_for` accessor: the published word when it is the same for everyone,
+    /// else the compiled rules when they are in force (for the environment the word names),
+    /// else the runtime, out of line. Compiled rules answer `None` for what they leave to the
+    /// runtime.
+    #[inline(always)]
+    fn check_for<C: EvaluationContext + ?Sized, T: FromValue>(
+        &'static self,
+        index: usize,
+        context: &C,
+        decode: fn(u64) -> T,
+        native: impl FnOnce(u32, &C) -> Option<T>,
+    ) -> T {
+        let word = self.slots.0[index].load(Ordering::Relaxed);
+        if word & FAST_MASK == FAST {
+            return decode(word);
+        }
+        // Marked `LOCAL`: this thread's own stubs or held configuration may decide instead.
+        let shared = || word & LOCAL == 0 || scope::none_in_this_thread();
+        if word & (TAG_MASK | OBSERVED) == INLINE && shared() {
+            return decode(word);
+        }
+        // With a `tracing` subscriber for debug events, the runtime evaluates, so that each
+        // evaluation is reported as it always is.
+        if word & NATIVE_MASK == NATIVE_FAST && shared() && !events::debug_wanted() {
+            if let Some(value) = native(payload_environment(word), context) {
+                return value;
+            }
+        }
+        self.runtime.read_for(index, &context)
     }
 
     /// Float flag `index` for `context`.
     #[inline]
-    pub fn float_for(&'static self, index: usize, context: &dyn EvaluationContext) -> f64 {
+    pub fn float_for(&'static self, index: usize, context: &dyn AnyContext) -> f64 {
         self.runtime.read_for(index, context)
     }
 
     /// String flag `index` for `context`.
     #[inline]
-    pub fn string_for(&'static self, index: usize, context: &dyn EvaluationContext) -> Arc<str> {
+    pub fn string_for(&'static self, index: usize, context: &dyn AnyContext) -> Arc<str> {
         self.runtime.read_for(index, context)
     }
 
@@ -144,7 +187,7 @@ impl<const N: usize> Registry<N> {
     pub fn details<T: FromValue>(
         &'static self,
         index: usize,
-        context: &dyn EvaluationContext,
+        context: &dyn AnyContext,
     ) -> Evaluation<T> {
         self.runtime.evaluate(index, Some(context))
     }

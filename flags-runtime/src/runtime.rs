@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use arc_swap::ArcSwap;
 use flags_model::{Catalog, Flag, Input, MAX_REQUIREMENT_DEPTH, SourceFile, Timestamp, Value};
 
-use crate::context::{self, EvaluationContext};
+use crate::context::{self, AnyContext, Attribute};
 use crate::descriptor::{Descriptor, FlagDescriptor, FromValue, StaticValue};
 use crate::eval::{Outcome, Reason, Scope, Visited, Why};
 use crate::events::{EvaluationEvent, EvaluationListener, EvaluationReason, ListenerId, Listeners};
@@ -153,6 +153,8 @@ impl Runtime {
                     Value::String(s) => StaticValue::Str(leak(s)),
                     Value::Variant { index, name } => StaticValue::Variant(*index, leak(name)),
                 },
+                // Nothing is compiled: every rule is interpreted.
+                native: 0,
             })
             .collect();
         let slots: Vec<AtomicU64> = (0..flags.len())
@@ -228,7 +230,7 @@ impl Runtime {
     pub fn explain(
         &'static self,
         name: &str,
-        context: Option<&dyn EvaluationContext>,
+        context: Option<&dyn AnyContext>,
     ) -> Option<FlagInfo> {
         let (index, _) = self.catalog().find(name)?;
         self.info(&self.snapshot(), index, context)
@@ -323,6 +325,19 @@ impl Runtime {
         Ok(keys)
     }
 
+    /// Whether segment `segment` of the configuration in force lists the context key `key`:
+    /// what the rules `declare!` compiles ask, since keys change at run time (the segment's
+    /// rules are compiled with the flag's).
+    #[doc(hidden)]
+    pub fn segment_lists(&'static self, segment: usize, key: Option<Attribute<'_>>) -> bool {
+        self.with_current(|resolution| {
+            resolution
+                .segments
+                .get(segment)
+                .is_some_and(|state| state.lists(key))
+        })
+    }
+
     /// A test stub for flag `index` in the current thread. Used by the generated
     /// `Flags::stub()`, which checks the value's type at compile time.
     #[doc(hidden)]
@@ -372,7 +387,7 @@ impl Runtime {
         &'static self,
         snapshot: &Snapshot,
         index: usize,
-        context: Option<&dyn EvaluationContext>,
+        context: Option<&dyn AnyContext>,
     ) -> Option<FlagInfo> {
         if !self.state().consistent {
             return None;
@@ -566,7 +581,7 @@ impl Runtime {
         for (slot, resolved) in self.slots.iter().zip(resolution.resolved.iter()) {
             let word = match resolved {
                 Resolved::Static { value, .. } => slot::encode(value),
-                Resolved::Dynamic(_) => slot::DYNAMIC,
+                Resolved::Dynamic(program) => program.native.map_or(slot::DYNAMIC, slot::native),
             };
             // Keep the marks, which are set and cleared concurrently.
             let _ = slot.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| {
@@ -633,7 +648,7 @@ impl Runtime {
         &'static self,
         resolution: &'r Resolution,
         index: usize,
-        context: Option<&dyn EvaluationContext>,
+        context: Option<&dyn AnyContext>,
     ) -> Outcome<'r> {
         self.outcome_in(resolution, index, context, &mut Visited::default(), 0)
     }
@@ -644,7 +659,7 @@ impl Runtime {
         &'static self,
         resolution: &'r Resolution,
         index: usize,
-        context: Option<&dyn EvaluationContext>,
+        context: Option<&dyn AnyContext>,
         visited: &mut Visited<'r>,
         depth: usize,
     ) -> Outcome<'r> {
@@ -746,7 +761,7 @@ impl Runtime {
         }
         Read::Value(self.with_current(|resolution| {
             context::with_current(|current| {
-                let current = current.map(|c| c as &dyn EvaluationContext);
+                let current = current.map(|c| c as &dyn AnyContext);
                 let outcome = self.outcome(resolution, index, current);
                 self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
                 outcome.value.into_owned()
@@ -756,11 +771,7 @@ impl Runtime {
 
     /// Flag `index` for `context`.
     #[doc(hidden)]
-    pub fn read_for<T: FromValue>(
-        &'static self,
-        index: usize,
-        context: &dyn EvaluationContext,
-    ) -> T {
+    pub fn read_for<T: FromValue>(&'static self, index: usize, context: &dyn AnyContext) -> T {
         self.with_current(|resolution| {
             let outcome = self.outcome(resolution, index, Some(context));
             self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
@@ -773,7 +784,7 @@ impl Runtime {
     pub fn evaluate<T: FromValue>(
         &'static self,
         index: usize,
-        context: Option<&dyn EvaluationContext>,
+        context: Option<&dyn AnyContext>,
     ) -> Evaluation<T> {
         let Evaluation { value, reason } = self.snapshot().evaluate(index, context);
         Evaluation {

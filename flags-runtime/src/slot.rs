@@ -13,6 +13,10 @@
 //! then does a check look at the current thread's count of stubs and held configurations,
 //! and only when that is not zero does it search them. `OBSERVED` is set while evaluation
 //! listeners want every check: all checks then take the slow path, which reports them.
+//!
+//! A flag evaluated per context whose targeting is still `flags.toml`'s, in an environment
+//! the macro compiled it for, has `NATIVE` in its payload with the environment's index above
+//! it: its `_for` accessor then runs the compiled rules instead of interpreting them.
 
 use flags_model::Value;
 
@@ -23,7 +27,7 @@ pub(crate) const UNINIT: u64 = 0;
 pub const INLINE: u64 = 1;
 pub(crate) const INDIRECT: u64 = 2;
 /// Evaluated per context (targeting or prerequisites): always the slow path.
-pub(crate) const DYNAMIC: u64 = 3;
+pub const DYNAMIC: u64 = 3;
 pub(crate) const LOCAL: u64 = 0b100;
 /// Every check of the flag is reported to evaluation listeners.
 pub const OBSERVED: u64 = 0b1000;
@@ -32,6 +36,14 @@ pub const FAST_MASK: u64 = TAG_MASK | LOCAL | OBSERVED;
 /// A word whose `FAST_MASK` bits equal this holds its value in the payload.
 pub const FAST: u64 = INLINE;
 const PAYLOAD_SHIFT: u32 = 16;
+/// In a `DYNAMIC` word: `flags.toml`'s targeting is in force, compiled for the environment in
+/// the bits above.
+pub const NATIVE: u64 = 1 << PAYLOAD_SHIFT;
+const ENVIRONMENT_SHIFT: u32 = PAYLOAD_SHIFT + 1;
+/// The bits a `_for` check compares against [`NATIVE_FAST`] to run compiled rules.
+pub const NATIVE_MASK: u64 = TAG_MASK | OBSERVED | NATIVE;
+/// A word whose [`NATIVE_MASK`] bits equal this runs compiled rules (after the `LOCAL` check).
+pub const NATIVE_FAST: u64 = DYNAMIC | NATIVE;
 const PAYLOAD_BITS: u32 = 64 - PAYLOAD_SHIFT;
 
 /// The word for a value, without the `LOCAL` and `OBSERVED` bits.
@@ -48,6 +60,17 @@ pub(crate) fn encode(value: &Value) -> u64 {
 fn fits_payload(i: i64) -> bool {
     let limit = 1i64 << (PAYLOAD_BITS - 1);
     (-limit..limit).contains(&i)
+}
+
+/// The word of a flag whose compiled rules for `environment` are in force.
+pub(crate) fn native(environment: usize) -> u64 {
+    DYNAMIC | NATIVE | ((environment as u64) << ENVIRONMENT_SHIFT)
+}
+
+/// The environment of a [`NATIVE_FAST`] word.
+#[inline(always)]
+pub const fn payload_environment(word: u64) -> u32 {
+    (word >> ENVIRONMENT_SHIFT) as u32
 }
 
 /// The payload as a bool.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use flags_model::Value;
 
-use crate::context::{self, EvaluationContext};
+use crate::context::{self, AnyContext};
 use crate::descriptor::FromValue;
 use crate::eval::{Outcome, Reason};
 use crate::resolution::Resolution;
@@ -49,7 +49,7 @@ impl Snapshot {
     }
 
     /// Flag `index` for `context` (or the current context when `None`), and why.
-    pub fn evaluate(&self, index: usize, context: Option<&dyn EvaluationContext>) -> Evaluation {
+    pub fn evaluate(&self, index: usize, context: Option<&dyn AnyContext>) -> Evaluation {
         self.with_outcome(index, context, true, |outcome| Evaluation {
             reason: self.runtime.reason(&outcome),
             value: outcome.value.into_owned(),
@@ -58,11 +58,7 @@ impl Snapshot {
 
     /// Like [`Snapshot::evaluate`], without telling evaluation listeners: for tools that
     /// explain a flag rather than use it.
-    pub(crate) fn explain(
-        &self,
-        index: usize,
-        context: Option<&dyn EvaluationContext>,
-    ) -> Evaluation {
+    pub(crate) fn explain(&self, index: usize, context: Option<&dyn AnyContext>) -> Evaluation {
         self.with_outcome(index, context, false, |outcome| Evaluation {
             reason: self.runtime.reason(&outcome),
             value: outcome.value.into_owned(),
@@ -77,11 +73,11 @@ impl Snapshot {
     fn with_outcome<R>(
         &self,
         index: usize,
-        context: Option<&dyn EvaluationContext>,
+        context: Option<&dyn AnyContext>,
         report: bool,
         use_outcome: impl FnOnce(Outcome<'_>) -> R,
     ) -> R {
-        let evaluate = |context: Option<&dyn EvaluationContext>| {
+        let evaluate = |context: Option<&dyn AnyContext>| {
             let outcome = self.runtime.outcome(&self.resolution, index, context);
             if report {
                 self.runtime.report_evaluation(
@@ -95,9 +91,9 @@ impl Snapshot {
         };
         match context {
             Some(context) => evaluate(Some(context)),
-            None => context::with_current(|current| {
-                evaluate(current.map(|c| c as &dyn EvaluationContext))
-            }),
+            None => {
+                context::with_current(|current| evaluate(current.map(|c| c as &dyn AnyContext)))
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 
 use flags_model::{Condition, Rule, Serve, Timestamp, Value};
 
-use crate::context::{self, EvaluationContext};
+use crate::context::{self, AnyContext};
 use crate::eval::{Reason, Scope, Served, Why, holds, serve};
 use crate::resolution::Resolved;
 use crate::runtime::Runtime;
@@ -101,21 +101,13 @@ impl Runtime {
     ///
     /// Evaluation stops at the deciding step; the trace also evaluates the steps after it, so
     /// that a tool can show every rule a context matches.
-    pub fn trace(
-        &'static self,
-        name: &str,
-        context: Option<&dyn EvaluationContext>,
-    ) -> Option<Trace> {
+    pub fn trace(&'static self, name: &str, context: Option<&dyn AnyContext>) -> Option<Trace> {
         let (index, _) = self.catalog().find(name)?;
         let snapshot = self.snapshot();
         match context {
             Some(context) => self.trace_in(&snapshot, index, Some(context)),
             None => context::with_current(|current| {
-                self.trace_in(
-                    &snapshot,
-                    index,
-                    current.map(|c| c as &dyn EvaluationContext),
-                )
+                self.trace_in(&snapshot, index, current.map(|c| c as &dyn AnyContext))
             }),
         }
     }
@@ -124,7 +116,7 @@ impl Runtime {
         &'static self,
         snapshot: &Snapshot,
         index: usize,
-        context: Option<&dyn EvaluationContext>,
+        context: Option<&dyn AnyContext>,
     ) -> Option<Trace> {
         let resolution = &*snapshot.resolution;
         let catalog = self.catalog();
@@ -199,7 +191,7 @@ impl Runtime {
 fn trace_rule(
     number: usize,
     rule: &Rule,
-    context: Option<&dyn EvaluationContext>,
+    context: Option<&dyn AnyContext>,
     scope: &Scope<'_>,
     deciding_rule: Option<usize>,
 ) -> RuleTrace {
@@ -222,7 +214,7 @@ fn trace_rule(
     }
 }
 
-fn serve_trace(what: &Serve, context: Option<&dyn EvaluationContext>) -> ServeTrace {
+fn serve_trace(what: &Serve, context: Option<&dyn AnyContext>) -> ServeTrace {
     let (value, bucket) = match serve(what, None, context) {
         Served::Value(value, bucket) => (Some(value.clone()), bucket),
         Served::NoKey(_) => (None, None),

@@ -200,6 +200,7 @@ impl Writer {
         let layers =
             std::iter::once(&self.programmatic).chain(self.sources.iter().map(|s| &s.last_good));
         let overriding = layers.filter_map(|layer| layer.get(index)).next();
+        let mut native = None;
         let (setting, origin) = match overriding {
             Some((Setting::Value(value), origin)) => {
                 return Resolved::Static {
@@ -219,7 +220,11 @@ impl Writer {
                     }
                     None => Origin::Default,
                 };
-                (flag.setting_in(self.environment), origin)
+                let setting = flag.setting_in(self.environment);
+                native = self
+                    .environment
+                    .filter(|&e| self.compiled_rules_apply(descriptor, index, e, &setting));
+                (setting, origin)
             }
         };
         let requires: Vec<(usize, Value)> = flag
@@ -228,23 +233,43 @@ impl Writer {
             .map(|r| (r.flag, r.is.clone()))
             .collect();
         let default = flag.default().clone();
-        match setting {
-            Setting::Value(value) if requires.is_empty() => Resolved::Static {
-                value,
-                origin,
-                overridden: false,
-            },
-            Setting::Value(value) => {
-                Resolved::Dynamic(Program::new(None, value, origin, requires, default))
+        let program = match setting {
+            Setting::Value(value) if requires.is_empty() => {
+                return Resolved::Static {
+                    value,
+                    origin,
+                    overridden: false,
+                };
             }
-            Setting::Targeted(targeting) => Resolved::Dynamic(Program::new(
-                Some(targeting),
-                default.clone(),
-                origin,
-                requires,
-                default,
-            )),
-        }
+            Setting::Value(value) => Program::new(None, value, origin, requires, default),
+            Setting::Targeted(targeting) => {
+                Program::new(Some(targeting), default.clone(), origin, requires, default)
+            }
+        };
+        Resolved::Dynamic(program.with_native(native))
+    }
+
+    /// Whether the code the macro compiled for flag `index` in `environment` evaluates
+    /// `setting` (`flags.toml`'s there): it was compiled for that environment, and no source
+    /// redefines a segment it tests (keys added to segments are read at run time, so they do
+    /// not matter).
+    fn compiled_rules_apply(
+        &self,
+        descriptor: &Descriptor,
+        index: usize,
+        environment: usize,
+        setting: &Setting,
+    ) -> bool {
+        let compiled = descriptor
+            .flags
+            .get(index)
+            .is_some_and(|flag| environment < 64 && flag.native & (1 << environment) != 0);
+        compiled
+            && setting.segments_tested().all(|segment| {
+                self.sources
+                    .iter()
+                    .all(|source| source.last_good.segment(segment).is_none())
+            })
     }
 
     /// Each segment as the highest source that redefines it says, with the run-time changes.

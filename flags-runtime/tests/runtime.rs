@@ -467,6 +467,7 @@ fn a_program_built_from_another_flags_toml_serves_its_compiled_defaults() {
     static FLAGS_COMPILED: [FlagDescriptor; 1] = [FlagDescriptor {
         key: "renamed",
         default: StaticValue::Bool(true),
+        native: 0,
     }];
     static DESCRIPTOR: Descriptor = Descriptor {
         path: "flags.toml",

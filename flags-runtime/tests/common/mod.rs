@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use flags_model::Value;
-use flags_runtime::{Evaluation, EvaluationContext, Runtime, StubGuard, Vars};
+use flags_runtime::{AnyContext, Evaluation, Runtime, StubGuard, Vars};
 
 #[derive(Default)]
 pub struct MapVars(Mutex<HashMap<String, String>>);
@@ -69,10 +69,10 @@ impl TestRegistry {
     pub fn stub(&self, index: usize, value: Value) -> StubGuard {
         self.runtime.stub(index, value)
     }
-    pub fn bool_for(&self, index: usize, context: &dyn EvaluationContext) -> bool {
+    pub fn bool_for(&self, index: usize, context: &dyn AnyContext) -> bool {
         self.runtime.read_for(index, context)
     }
-    pub fn evaluate(&self, index: usize, context: &dyn EvaluationContext) -> Evaluation<Value> {
+    pub fn evaluate(&self, index: usize, context: &dyn AnyContext) -> Evaluation<Value> {
         self.runtime.snapshot().evaluate(index, Some(context))
     }
 }

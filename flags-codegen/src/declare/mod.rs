@@ -1,0 +1,245 @@
+//! `flags::declare!()`: one typed item per flag of `flags.toml`.
+
+use std::path::Path;
+
+use flags_model::{Catalog, Date, Diagnostic, Flag, FlagType, SourceFile, Value, naming};
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::{Ident, LitStr};
+
+use crate::args::DeclareArgs;
+use crate::errors::Errors;
+use crate::load::{self, Location};
+
+mod accessors;
+mod docs;
+mod native;
+mod registry;
+mod shape;
+mod testing;
+mod types;
+
+/// Expands `declare!(...)` in the crate being compiled.
+pub fn declare(input: TokenStream) -> TokenStream {
+    let args = match syn::parse2::<DeclareArgs>(input) {
+        Ok(args) => args,
+        Err(error) => return error.into_compile_error(),
+    };
+    match load::manifest_dir() {
+        Ok(manifest_dir) => expand(&args, &manifest_dir, Date::today()),
+        Err(message) => syn::Error::new(Span::call_site(), message).into_compile_error(),
+    }
+}
+
+/// Expands `declare!` for a crate whose manifest is in `manifest_dir`, on day `today`.
+pub(crate) fn expand(args: &DeclareArgs, manifest_dir: &Path, today: Date) -> TokenStream {
+    let span = args
+        .path
+        .as_ref()
+        .map_or_else(Span::call_site, LitStr::span);
+    let location = load::locate(
+        manifest_dir,
+        args.path.as_ref().map(LitStr::value).as_deref(),
+    );
+    let mut errors = Errors::default();
+    let name = &args.name;
+    let loaded = match load::load(&location) {
+        Ok(loaded) => loaded,
+        Err(message) => {
+            errors.at(
+                span,
+                format!(
+                    "{message}\n  = help: create it next to Cargo.toml, or pass its path relative to \
+                     Cargo.toml: flags::declare!(\"../flags.toml\")"
+                ),
+            );
+            let errors = errors.into_tokens();
+            // A bare type keeps every `Flags::...` use from adding an error of its own.
+            return quote! {
+                #errors
+                #[allow(dead_code)]
+                pub struct #name;
+            };
+        }
+    };
+    for diagnostic in &loaded.parsed.diagnostics {
+        errors.at(span, diagnostic.render(&loaded.file));
+    }
+    let generator = Generator {
+        args,
+        catalog: &loaded.parsed.catalog,
+        file: &loaded.file,
+        location: &location,
+        today,
+    };
+    let clashing = generator.check_type_names(&mut errors, span);
+    let items = generator.generate(&clashing);
+    let errors = errors.into_tokens();
+    quote! {
+        #errors
+        #items
+    }
+}
+
+struct Generator<'a> {
+    args: &'a DeclareArgs,
+    catalog: &'a Catalog,
+    file: &'a SourceFile,
+    location: &'a Location,
+    today: Date,
+}
+
+impl Generator<'_> {
+    fn stub_type(&self) -> Ident {
+        format_ident!("{}Stub", self.args.name)
+    }
+
+    fn each_type(&self) -> Ident {
+        format_ident!("{}Each", self.args.name)
+    }
+
+    fn snapshot_type(&self) -> Ident {
+        format_ident!("{}Snapshot", self.args.name)
+    }
+
+    /// The marker type of a bool flag, for extractors and layers: `ProductTasks103CommentsFeature`.
+    fn feature_type(flag: &Flag) -> Option<Ident> {
+        if *flag.flag_type() != FlagType::Bool {
+            return None;
+        }
+        let name = flags_model::naming::type_name(flag.key()).ok()?;
+        Some(format_ident!("{name}Feature"))
+    }
+
+    /// Generated enums must not clash with the other generated types. Returns the keys of
+    /// the flags whose items are left out, so the clash is reported once.
+    fn check_type_names(&self, errors: &mut Errors, span: Span) -> Vec<String> {
+        let mut clashing = Vec::new();
+        let taken = [
+            self.args.name.to_string(),
+            self.stub_type().to_string(),
+            self.each_type().to_string(),
+            self.snapshot_type().to_string(),
+        ];
+        let features: Vec<(String, &str)> = self
+            .catalog
+            .flags()
+            .iter()
+            .filter_map(|flag| Some((Self::feature_type(flag)?.to_string(), flag.key())))
+            .collect();
+        for flag in self.catalog.flags() {
+            let marker_of = flag
+                .type_name()
+                .and_then(|t| features.iter().find(|(name, _)| name == t));
+            if let (Some(type_name), Some((_, bool_flag))) = (flag.type_name(), marker_of) {
+                let diagnostic = Diagnostic::new(
+                    format!("flag `{}` would generate enum `{type_name}`, which clashes with `{type_name}`, the type generated for bool flag `{bool_flag}`", flag.key()),
+                    flag.span(),
+                )
+                .with_help("rename one of the two flags");
+                errors.at(span, diagnostic.render(self.file));
+                clashing.push(flag.key().to_owned());
+                continue;
+            }
+            if let Some(type_name) = flag.type_name().filter(|t| taken.iter().any(|n| n == t)) {
+                let diagnostic = Diagnostic::new(
+                    format!("flag `{}` would generate enum `{type_name}`, which clashes with the generated `{type_name}` type", flag.key()),
+                    flag.span(),
+                )
+                .with_help("rename the flag, or name the generated type differently: flags::declare!(name = AppFlags)");
+                errors.at(span, diagnostic.render(self.file));
+                clashing.push(flag.key().to_owned());
+            }
+        }
+        clashing
+    }
+}
+
+/// What the flags generate, gathered by the type each item belongs to.
+#[derive(Default)]
+struct Items {
+    /// What the runtime is told of each flag.
+    descriptors: Vec<TokenStream>,
+    /// The accessors on `Flags` (and the compiled rules they run).
+    accessors: Vec<TokenStream>,
+    stub_methods: Vec<TokenStream>,
+    each_methods: Vec<TokenStream>,
+    snapshot_methods: Vec<TokenStream>,
+    /// Variant enums and feature marker types.
+    types: Vec<TokenStream>,
+}
+
+impl Generator<'_> {
+    /// Every item, flag by flag; a flag in `left_out` (its generated names clash) gets only
+    /// its descriptor, so that indexes stay those of `flags.toml`.
+    fn generate(&self, left_out: &[String]) -> TokenStream {
+        let mut items = Items::default();
+        for (index, flag) in self.catalog.flags().iter().enumerate() {
+            let generated = !left_out.iter().any(|key| key == flag.key());
+            let compiled = generated.then(|| self.compile(flag, left_out)).flatten();
+            items
+                .descriptors
+                .push(self.descriptor(flag, compiled.as_ref().map_or(0, |c| c.environments)));
+            if !generated {
+                continue;
+            }
+            let shape = self.shape(index, flag);
+            items.accessors.push(self.accessors(flag, &shape, compiled));
+            items
+                .stub_methods
+                .push(self.stub_method(index, flag, &shape));
+            items.each_methods.push(self.each_method(flag, &shape));
+            items
+                .snapshot_methods
+                .push(self.snapshot_method(flag, &shape));
+            if let FlagType::Variants(_) = flag.flag_type() {
+                items.types.push(self.variant_enum(flag));
+            }
+            items.types.extend(self.feature_marker(flag));
+        }
+        let flags = self.flags_type(&items.accessors, &items.descriptors);
+        let testing = self.testing_types(&items.stub_methods, &items.each_methods);
+        let snapshot = self.snapshot_type_items(&items.snapshot_methods);
+        let gate = self.gate_callback();
+        let types = &items.types;
+        quote! {
+            #flags
+            #testing
+            #snapshot
+            #(#types)*
+            #gate
+        }
+    }
+}
+
+/// An identifier for a generated name, raw when it is a keyword (`r#type`).
+pub(crate) fn rust_ident(name: &str) -> Ident {
+    if naming::needs_raw(name) {
+        Ident::new_raw(name, Span::call_site())
+    } else {
+        Ident::new(name, Span::call_site())
+    }
+}
+
+fn static_value(krate: &syn::Path, value: &Value) -> TokenStream {
+    let variant = quote!(#krate::__private::StaticValue);
+    match value {
+        Value::Bool(b) => quote!(#variant::Bool(#b)),
+        Value::Int(i) => {
+            let literal = Literal::i64_unsuffixed(*i);
+            quote!(#variant::Int(#literal))
+        }
+        Value::Float(f) => {
+            let literal = Literal::f64_unsuffixed(*f);
+            quote!(#variant::Float(#literal))
+        }
+        Value::String(s) => {
+            let text: &str = s;
+            quote!(#variant::Str(#text))
+        }
+        Value::Variant { index, name } => {
+            let name: &str = name;
+            quote!(#variant::Variant(#index, #name))
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! What tests use: stub setters on `FlagsStub`, the values of a flag to test on
+//! `FlagsEach`, and those two types.
+
+use flags_model::Flag;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::shape::Shape;
+use super::{Generator, rust_ident};
+
+impl Generator<'_> {
+    /// `FlagsStub::x(value)`.
+    pub(super) fn stub_method(&self, index: usize, flag: &Flag, shape: &Shape) -> TokenStream {
+        let name = &self.args.name;
+        let key = flag.key();
+        let accessor = rust_ident(flag.accessor());
+        let deprecated = self.deprecation(flag);
+        let (stub_param, stub_value) = (&shape.stub_param, &shape.stub_value);
+        let stub_doc =
+            format!(" Stubs flag `{key}` in the current thread until the guard is dropped.");
+        quote! {
+            #[doc = #stub_doc]
+            #deprecated
+            pub fn #accessor(mut self, #stub_param) -> Self {
+                self.guard.merge(#name::__registry().stub(#index, #stub_value));
+                self
+            }
+        }
+    }
+
+    /// `FlagsEach::x()`: every value to test, each with its stub.
+    pub(super) fn each_method(&self, flag: &Flag, shape: &Shape) -> TokenStream {
+        let name = &self.args.name;
+        let key = flag.key();
+        let deprecated = self.deprecation(flag);
+        let each_body = &shape.each;
+        let each_doc = format!(
+            " Every value of flag `{key}` to test (or the values given), each with a stub active \
+             for as long as it is held: `for (value, _stub) in {name}::each().{}(..) {{ .. }}`.",
+            flag.accessor()
+        );
+        quote! {
+            #[doc = #each_doc]
+            #deprecated
+            #each_body
+        }
+    }
+
+    /// The `FlagsStub` and `FlagsEach` types.
+    pub(super) fn testing_types(
+        &self,
+        stub_methods: &[TokenStream],
+        each_methods: &[TokenStream],
+    ) -> TokenStream {
+        let (name, krate) = (&self.args.name, &self.args.krate);
+        let (stub, each) = (self.stub_type(), self.each_type());
+        let stub_doc = format!(
+            " Test stubs for [`{name}`], made by [`{name}::stub`]: every stub ends when this is dropped."
+        );
+        let each_doc = format!(" Runs a test once per value of a flag; made by [`{name}::each`].");
+        quote! {
+            #[doc = #stub_doc]
+            #[must_use = "the stubs end when this is dropped; bind it: `let _stub = ...;`"]
+            #[derive(Debug)]
+            pub struct #stub {
+                guard: #krate::StubGuard,
+            }
+
+            #[allow(dead_code, deprecated)]
+            impl #stub {
+                #(#stub_methods)*
+
+                /// Takes these stubs out of the current thread into a scope of their own, to
+                /// give to other threads or tasks: a whole test server with its own values
+                /// (`flags::TaskScope::with_stubs`), while other tests run with theirs.
+                pub fn into_scope(self) -> #krate::StubScope {
+                    self.guard.into_scope()
+                }
+            }
+
+            #[doc = #each_doc]
+            #[derive(Clone, Copy, Debug)]
+            pub struct #each {
+                _private: (),
+            }
+
+            #[allow(dead_code, deprecated)]
+            impl #each {
+                #(#each_methods)*
+            }
+        }
+    }
+
+    /// `FlagsSnapshot::x()`.
+    pub(super) fn snapshot_method(&self, flag: &Flag, shape: &Shape) -> TokenStream {
+        let key = flag.key();
+        let accessor = rust_ident(flag.accessor());
+        let deprecated = self.deprecation(flag);
+        let (rust_type, snapshot_read) = (&shape.rust_type, &shape.snapshot_read);
+        let snapshot_doc = format!(" Flag `{key}` in this snapshot.");
+        quote! {
+            #[doc = #snapshot_doc]
+            #deprecated
+            pub fn #accessor(&self) -> #rust_type {
+                #snapshot_read
+            }
+        }
+    }
+
+    /// The `FlagsSnapshot` type: every flag read from one configuration.
+    pub(super) fn snapshot_type_items(&self, snapshot_methods: &[TokenStream]) -> TokenStream {
+        let (name, krate) = (&self.args.name, &self.args.krate);
+        let snapshot = self.snapshot_type();
+        let snapshot_doc = format!(
+            " Every flag of [`{name}`] read from one configuration; made by [`{name}::snapshot`]."
+        );
+        quote! {
+            #[doc = #snapshot_doc]
+            #[derive(Clone, Debug)]
+            pub struct #snapshot {
+                inner: #krate::Snapshot,
+            }
+
+            #[allow(dead_code)]
+            impl #snapshot {
+                #(#snapshot_methods)*
+
+                /// The environment this configuration is for.
+                pub fn environment(&self) -> ::core::option::Option<&'static str> {
+                    self.inner.environment()
+                }
+
+                /// Counts configurations: one more per reload or override change.
+                pub fn generation(&self) -> u64 {
+                    self.inner.generation()
+                }
+            }
+        }
+    }
+}
