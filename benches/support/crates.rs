@@ -24,24 +24,28 @@ pub fn target_dir() -> PathBuf {
 
 /// A binary crate whose `flags.toml` declares `count` flags; its main prints three of them.
 pub fn generated_crate(count: usize) -> PathBuf {
-    let directory = target_dir()
-        .join("build-time")
-        .join(format!("flags{count}"));
+    let directory = binary_crate(&format!("flags{count}"), &generate::flags_toml(count));
+    write_main(&directory, 0);
+    directory
+}
+
+/// A binary crate `name` using the `flags` crate with `flags_toml`, under the target
+/// directory; its `src/main.rs` is the caller's to write.
+pub fn binary_crate(name: &str, flags_toml: &str) -> PathBuf {
+    let directory = target_dir().join("build-time").join(name);
     std::fs::create_dir_all(directory.join("src")).expect("create the crate");
     let manifest = format!(
-        "[package]\nname = \"flags{count}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+        "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
          [dependencies]\nflags = {{ path = {ROOT:?} }}\n\n[workspace]\n"
     );
     std::fs::write(directory.join("Cargo.toml"), manifest).expect("write Cargo.toml");
-    std::fs::write(directory.join("flags.toml"), generate::flags_toml(count))
-        .expect("write flags.toml");
+    std::fs::write(directory.join("flags.toml"), flags_toml).expect("write flags.toml");
     // The workspace's lock file, so the same dependency versions are used (and none fetched).
     std::fs::copy(
         Path::new(ROOT).join("Cargo.lock"),
         directory.join("Cargo.lock"),
     )
     .expect("copy Cargo.lock");
-    write_main(&directory, 0);
     directory
 }
 
@@ -75,9 +79,14 @@ pub fn cargo_build(directory: &Path) -> Duration {
 
 /// Runs the binary the crate of `count` flags built; what it printed.
 pub fn run(directory: &Path, count: usize) -> String {
+    run_binary(directory, &format!("flags{count}"))
+}
+
+/// Runs the binary `name` a crate built; what it printed.
+pub fn run_binary(directory: &Path, name: &str) -> String {
     let binary = target_dir()
         .join("debug")
-        .join(format!("flags{count}{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let output = Command::new(&binary)
         .env_clear()
         .current_dir(directory)
