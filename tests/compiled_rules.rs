@@ -3,10 +3,10 @@
 //! and rules, rollouts by key and by attribute, prerequisites) are evaluated for thousands of
 //! randomly made contexts both ways, by a crate generated, built by cargo and run.
 
-#[path = "../benches/support/generate.rs"]
-mod generate;
 #[path = "../benches/support/crates.rs"]
 mod crates;
+#[path = "../benches/support/generate.rs"]
+mod generate;
 
 use std::fmt::Write as _;
 
@@ -33,33 +33,83 @@ impl Random {
 
 const COUNTRIES: &[&str] = &["NZ", "AU", "FR", "fr", "DE", "Ü"];
 const PLANS: &[&str] = &["pro", "PRO", "free", "enterprise"];
-const DOMAINS: &[&str] = &["@example.com", "@EXAMPLE.com", "@elsewhere.org", ".com", "@"];
+const DOMAINS: &[&str] = &[
+    "@example.com",
+    "@EXAMPLE.com",
+    "@elsewhere.org",
+    ".com",
+    "@",
+];
 const TAGS: &[&str] = &["crm", "beta", "CRM", "vip"];
 
 /// One condition of a rule or a segment rule.
 fn condition(random: &mut Random, segments: bool) -> String {
-    let negate = if random.below(5) == 0 { ", negate = true" } else { "" };
+    let negate = if random.below(5) == 0 {
+        ", negate = true"
+    } else {
+        ""
+    };
     let ignore = random.below(3) == 0;
     let case = if ignore { ", ignore_case = true" } else { "" };
     let body = match random.below(if segments { 14 } else { 13 }) {
-        0 => format!(r#"attribute = "email", op = "ends_with", value = "{}"{case}"#, random.pick(DOMAINS)),
-        1 => format!(r#"attribute = "email", op = "starts_with", value = "{}"{case}"#, random.pick(&["ada", "Bob", "x"])),
-        2 => format!(r#"attribute = "email", op = "contains", value = "{}"{case}"#, random.pick(&["example", "@", "Z"])),
-        3 => format!(r#"attribute = "country", op = "in", values = ["{}", "{}"]{case}"#, random.pick(COUNTRIES), random.pick(COUNTRIES)),
-        4 => format!(r#"attribute = "country", op = "not_in", values = ["{}"]{case}"#, random.pick(COUNTRIES)),
-        5 => format!(r#"attribute = "plan", op = "{}", value = "{}"{case}"#, random.pick(&["equals", "not_equals"]), random.pick(PLANS)),
-        6 => format!(r#"attribute = "seats", op = "{}", value = {}"#, random.pick(&["<", "<=", ">", ">=", "equals", "not_equals"]), random.below(20)),
-        7 => format!(r#"attribute = "seats", op = "in", values = [{}, {}]"#, random.below(20), random.below(20)),
-        8 => format!(r#"attribute = "beta", op = "equals", value = {}"#, random.below(2) == 0),
-        9 => format!(r#"attribute = "tags", op = "contains", value = "{}"{case}"#, random.pick(TAGS)),
-        10 => format!(r#"attribute = "{}", op = "exists""#, random.pick(&["trial", "email", "seats"])),
+        0 => format!(
+            r#"attribute = "email", op = "ends_with", value = "{}"{case}"#,
+            random.pick(DOMAINS)
+        ),
+        1 => format!(
+            r#"attribute = "email", op = "starts_with", value = "{}"{case}"#,
+            random.pick(&["ada", "Bob", "x"])
+        ),
+        2 => format!(
+            r#"attribute = "email", op = "contains", value = "{}"{case}"#,
+            random.pick(&["example", "@", "Z"])
+        ),
+        3 => format!(
+            r#"attribute = "country", op = "in", values = ["{}", "{}"]{case}"#,
+            random.pick(COUNTRIES),
+            random.pick(COUNTRIES)
+        ),
+        4 => format!(
+            r#"attribute = "country", op = "not_in", values = ["{}"]{case}"#,
+            random.pick(COUNTRIES)
+        ),
+        5 => format!(
+            r#"attribute = "plan", op = "{}", value = "{}"{case}"#,
+            random.pick(&["equals", "not_equals"]),
+            random.pick(PLANS)
+        ),
+        6 => format!(
+            r#"attribute = "seats", op = "{}", value = {}"#,
+            random.pick(&["<", "<=", ">", ">=", "equals", "not_equals"]),
+            random.below(20)
+        ),
+        7 => format!(
+            r#"attribute = "seats", op = "in", values = [{}, {}]"#,
+            random.below(20),
+            random.below(20)
+        ),
+        8 => format!(
+            r#"attribute = "beta", op = "equals", value = {}"#,
+            random.below(2) == 0
+        ),
+        9 => format!(
+            r#"attribute = "tags", op = "contains", value = "{}"{case}"#,
+            random.pick(TAGS)
+        ),
+        10 => format!(
+            r#"attribute = "{}", op = "exists""#,
+            random.pick(&["trial", "email", "seats"])
+        ),
         11 => format!(
             r#"attribute = "signup", op = "{}", value = 2026-0{}-01T00:00:00Z"#,
             random.pick(&["before", "after"]),
             1 + random.below(9)
         ),
         // Left to the interpreter: the flag is not compiled, and must still agree.
-        12 => format!(r#"attribute = "version", op = "semver_ge", value = "1.{}.0""#, random.below(4)),
+        12 => format!(
+            r#"attribute = "version", op = "semver_ge", value = "1.{}.0""#,
+            random.below(4)
+        ),
         _ => format!(r#"segment = "{}""#, random.pick(&["staff", "beta", "big"])),
     };
     format!("{{ {body}{negate} }}")
@@ -90,7 +140,11 @@ fn rollout(random: &mut Random, kind: usize) -> String {
         1 => "\nbucket_by = \"seats\"",
         _ => "",
     };
-    let group = if random.below(3) == 0 { "\ngroup = \"w3-rollout-25\"" } else { "" };
+    let group = if random.below(3) == 0 {
+        "\ngroup = \"w3-rollout-25\""
+    } else {
+        ""
+    };
     format!("{split}{by}{group}")
 }
 
@@ -103,7 +157,11 @@ fn flags_toml(random: &mut Random, count: usize) -> (String, Vec<(String, usize)
          [segments.big]\ndescription = \"Big accounts\"\n",
     );
     for rule in 0..2 {
-        let _ = writeln!(toml, "[[segments.big.rules]]\nwhen = [{}]", condition(random, false));
+        let _ = writeln!(
+            toml,
+            "[[segments.big.rules]]\nwhen = [{}]",
+            condition(random, false)
+        );
         let _ = rule;
     }
     let mut flags = Vec::new();
@@ -115,7 +173,10 @@ fn flags_toml(random: &mut Random, count: usize) -> (String, Vec<(String, usize)
             1 => ("10".to_owned(), ""),
             _ => ("\"a\"".to_owned(), "variants = [\"a\", \"b\", \"c\"]\n"),
         };
-        let _ = write!(toml, "\n[flags.{key}]\ndescription = \"Flag {index}\"\n{variants}default = {default}\n");
+        let _ = write!(
+            toml,
+            "\n[flags.{key}]\ndescription = \"Flag {index}\"\n{variants}default = {default}\n"
+        );
         if index > 0 && random.below(5) == 0 {
             let (required, required_kind) = &flags[random.below(flags.len())];
             let requirement = match required_kind {
@@ -127,8 +188,9 @@ fn flags_toml(random: &mut Random, count: usize) -> (String, Vec<(String, usize)
         }
         let _ = writeln!(toml, "development = {}", served(random, kind));
         for _ in 0..random.below(4) {
-            let conditions: Vec<String> =
-                (0..1 + random.below(3)).map(|_| condition(random, true)).collect();
+            let conditions: Vec<String> = (0..1 + random.below(3))
+                .map(|_| condition(random, true))
+                .collect();
             let serve = if random.below(4) == 0 {
                 rollout(random, kind)
             } else {
@@ -254,7 +316,10 @@ fn compiled_rules_decide_as_the_interpreter_does() {
         let path = path.to_str().expect("a UTF-8 path");
         flags_codegen::declare(quote::quote!(#path)).to_string()
     };
-    assert!(!compiled.contains("compile_error"), "the generated flags.toml is valid");
+    assert!(
+        !compiled.contains("compile_error"),
+        "the generated flags.toml is valid"
+    );
     let compiled_count = compiled.matches("fn __compiled_").count();
     assert!(
         compiled_count > 200 && compiled_count < flags.len(),

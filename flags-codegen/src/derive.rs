@@ -107,7 +107,7 @@ pub fn evaluation_context(input: TokenStream) -> TokenStream {
                 }
             }
 
-            #[inline]
+            #[inline(always)]
             fn attribute_by_id(
                 &self,
                 id: ::flags::AttributeId<'_>,

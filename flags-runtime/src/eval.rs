@@ -4,7 +4,6 @@
 //! nothing (the one exception: strings compared ignoring case that are not ASCII).
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -15,7 +14,7 @@ use flags_model::{
 use crate::bucket::{self, GroupHash};
 use crate::context::{AnyContext, Attribute};
 use crate::ops;
-use crate::sources::Origin;
+use crate::sources::{Membership, Origin};
 
 /// What a flag serves for each context when it is not a single value.
 #[derive(Debug)]
@@ -125,26 +124,47 @@ impl<'r> Visited<'r> {
     }
 }
 
-/// A segment as evaluated: its keys (declared and added at run time) and rules.
-#[derive(Debug)]
+/// A segment's keys: a persistent set, so that a configuration made for one added or removed
+/// key shares every other key with the one before (a change costs what it changes, not what
+/// the segment holds), hashed with foldhash (fast on short keys, seeded per process).
+pub(crate) type SegmentKeys =
+    imbl::GenericHashSet<Arc<str>, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+
+/// A segment as evaluated: its keys (declared and added at run time) and rules. Cheap to
+/// clone: both are shared.
+#[derive(Clone, Debug)]
 pub(crate) struct SegmentState {
-    pub(crate) keys: HashSet<String>,
-    pub(crate) rules: Vec<Vec<Condition>>,
+    pub(crate) keys: SegmentKeys,
+    pub(crate) rules: Arc<[Vec<Condition>]>,
 }
 
 impl SegmentState {
-    pub(crate) fn new(
-        segment: &Segment,
-        added: &HashSet<String>,
-        removed: &HashSet<String>,
-    ) -> Self {
-        let mut keys: HashSet<String> = segment.keys.iter().cloned().collect();
-        keys.extend(added.iter().cloned());
-        keys.retain(|key| !removed.contains(key));
+    /// `segment` as declared (or redefined by a source), with `membership`'s changes.
+    pub(crate) fn new(segment: &Segment, membership: &Membership) -> Self {
+        let mut keys = SegmentKeys::with_hasher(foldhash::fast::RandomState::default());
+        for key in &segment.keys {
+            keys.insert(Arc::from(key.as_str()));
+        }
+        for key in &membership.added {
+            keys.insert(Arc::clone(key));
+        }
+        for key in &membership.removed {
+            keys.remove(key);
+        }
         Self {
             keys,
-            rules: segment.rules.clone(),
+            rules: segment.rules.clone().into(),
         }
+    }
+
+    /// Lists `key` too.
+    pub(crate) fn add(&mut self, key: &Arc<str>) {
+        self.keys.insert(Arc::clone(key));
+    }
+
+    /// Lists `key` no more.
+    pub(crate) fn remove(&mut self, key: &str) {
+        self.keys.remove(key);
     }
 }
 

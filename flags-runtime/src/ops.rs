@@ -25,18 +25,28 @@ pub fn strings<S: AsRef<str>>(
     strings: &[S],
 ) -> Option<bool> {
     match value {
+        // Each test is called directly, in a plain loop, so that compiled rules inline it
+        // with their operands.
         Attribute::Str(text) => {
-            let any = |test: fn(&str, &str, bool) -> bool| {
-                strings.iter().any(|s| test(text, s.as_ref(), ignore_case))
+            let test: fn(&str, &str, bool) -> bool = match op {
+                Op::Equals | Op::In | Op::NotEquals | Op::NotIn => equals,
+                Op::StartsWith => starts_with,
+                Op::EndsWith => ends_with,
+                Op::Contains => contains,
+                _ => return None,
             };
-            match op {
-                Op::Equals | Op::In => Some(any(equals)),
-                Op::NotEquals | Op::NotIn => Some(!any(equals)),
-                Op::StartsWith => Some(any(starts_with)),
-                Op::EndsWith => Some(any(ends_with)),
-                Op::Contains => Some(any(contains)),
-                _ => None,
+            let mut any = false;
+            for expected in strings {
+                if test(text, expected.as_ref(), ignore_case) {
+                    any = true;
+                    break;
+                }
             }
+            Some(if matches!(op, Op::NotEquals | Op::NotIn) {
+                !any
+            } else {
+                any
+            })
         }
         Attribute::List(items) => {
             let any_item_in = || {
@@ -143,7 +153,7 @@ fn semver_compare(version: &semver::Version, op: Op, expected: &semver::Version)
 /// Byte equality, with operands of 8 to 16 bytes (e-mail domains, plans, countries' names)
 /// compared as two overlapping words rather than through a `memcmp` call, which costs more
 /// than the comparison at these lengths.
-#[inline]
+#[inline(always)]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let length = a.len();
     if length != b.len() {
@@ -161,6 +171,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a == b
 }
 
+#[inline(always)]
 fn equals(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
         return same_bytes(text.as_bytes(), expected.as_bytes());
@@ -173,6 +184,7 @@ fn equals(text: &str, expected: &str, ignore_case: bool) -> bool {
         .eq(expected.chars())
 }
 
+#[inline(always)]
 fn starts_with(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
         return text
@@ -188,6 +200,7 @@ fn starts_with(text: &str, expected: &str, ignore_case: bool) -> bool {
     expected.chars().all(|c| lowered.next() == Some(c))
 }
 
+#[inline(always)]
 fn ends_with(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
         return text
@@ -209,6 +222,7 @@ fn lowercase(text: &str) -> String {
     text.chars().flat_map(char::to_lowercase).collect()
 }
 
+#[inline(always)]
 fn contains(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
         return text.contains(expected);

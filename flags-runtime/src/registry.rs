@@ -113,7 +113,7 @@ impl<const N: usize> Registry<N> {
         &'static self,
         index: usize,
         context: &C,
-        native: impl FnOnce(u32, &C) -> Option<bool>,
+        native: impl Fn(u32, &C) -> Option<bool> + Copy,
     ) -> bool {
         self.check_for(index, context, payload_bool, native)
     }
@@ -124,7 +124,7 @@ impl<const N: usize> Registry<N> {
         &'static self,
         index: usize,
         context: &C,
-        native: impl FnOnce(u32, &C) -> Option<i64>,
+        native: impl Fn(u32, &C) -> Option<i64> + Copy,
     ) -> i64 {
         self.check_for(index, context, payload_int, native)
     }
@@ -135,7 +135,7 @@ impl<const N: usize> Registry<N> {
         &'static self,
         index: usize,
         context: &C,
-        native: impl FnOnce(u32, &C) -> Option<u32>,
+        native: impl Fn(u32, &C) -> Option<u32> + Copy,
     ) -> u32 {
         self.check_for(index, context, payload_variant, native)
     }
@@ -150,20 +150,41 @@ impl<const N: usize> Registry<N> {
         index: usize,
         context: &C,
         decode: fn(u64) -> T,
-        native: impl FnOnce(u32, &C) -> Option<T>,
+        native: impl Fn(u32, &C) -> Option<T> + Copy,
     ) -> T {
         let word = self.slots.0[index].load(Ordering::Relaxed);
         if word & FAST_MASK == FAST {
             return decode(word);
         }
-        // Marked `LOCAL`: this thread's own stubs or held configuration may decide instead.
-        let shared = || word & LOCAL == 0 || scope::none_in_this_thread();
-        if word & (TAG_MASK | OBSERVED) == INLINE && shared() {
-            return decode(word);
-        }
         // With a `tracing` subscriber for debug events, the runtime evaluates, so that each
         // evaluation is reported as it always is.
-        if word & NATIVE_MASK == NATIVE_FAST && shared() && !events::debug_wanted() {
+        if word & (NATIVE_MASK | LOCAL) == NATIVE_FAST && !events::debug_wanted() {
+            if let Some(value) = native(payload_environment(word), context) {
+                return value;
+            }
+        }
+        self.check_for_marked(index, context, word, decode, native)
+    }
+
+    /// [`Registry::check_for`] for a word marked `LOCAL` (a stub or a held configuration
+    /// somewhere), or that the compiled rules do not answer: out of line, so that the checks
+    /// that usually answer stay small.
+    #[cold]
+    #[inline(never)]
+    fn check_for_marked<C: EvaluationContext + ?Sized, T: FromValue>(
+        &'static self,
+        index: usize,
+        context: &C,
+        word: u64,
+        decode: fn(u64) -> T,
+        native: impl Fn(u32, &C) -> Option<T> + Copy,
+    ) -> T {
+        // This thread holds no stub and no configuration of its own: the marks do not apply.
+        let shared = word & LOCAL != 0 && scope::none_in_this_thread();
+        if shared && word & (TAG_MASK | OBSERVED) == INLINE {
+            return decode(word);
+        }
+        if shared && word & NATIVE_MASK == NATIVE_FAST && !events::debug_wanted() {
             if let Some(value) = native(payload_environment(word), context) {
                 return value;
             }

@@ -29,7 +29,8 @@ pub(crate) struct Resolution {
     pub(crate) generation: u64,
     pub(crate) environment: Option<usize>,
     pub(crate) environment_error: Option<InitError>,
-    pub(crate) resolved: Box<[Resolved]>,
+    /// Shared with the configuration before when only segments changed.
+    pub(crate) resolved: Arc<[Resolved]>,
     pub(crate) segments: Box<[SegmentState]>,
     pub(crate) problems: Arc<[Problem]>,
 }

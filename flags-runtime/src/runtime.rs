@@ -293,11 +293,19 @@ impl Runtime {
     }
 
     /// Adds the context key `key` to `segment`, in every thread from the next evaluation on
-    /// (as when a support tool tags a user as a beta tester).
+    /// (as when a support tool tags a user as a beta tester). It costs what one key costs,
+    /// however many the segment lists.
     pub fn add_to_segment(&'static self, segment: &str, key: &str) -> Result<(), SegmentError> {
-        let index = self.find_segment(segment)?;
-        self.change(|writer| writer.segments[index].add(key));
-        Ok(())
+        self.add_to_segment_many(segment, [key])
+    }
+
+    /// Adds every key of `keys` to `segment`, in one new configuration.
+    pub fn add_to_segment_many<'k>(
+        &'static self,
+        segment: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<(), SegmentError> {
+        self.change_segment(segment, keys, true)
     }
 
     /// Removes the context key `key` from `segment` (also a key listed in `flags.toml`).
@@ -306,8 +314,31 @@ impl Runtime {
         segment: &str,
         key: &str,
     ) -> Result<(), SegmentError> {
+        self.remove_from_segment_many(segment, [key])
+    }
+
+    /// Removes every key of `keys` from `segment`, in one new configuration.
+    pub fn remove_from_segment_many<'k>(
+        &'static self,
+        segment: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<(), SegmentError> {
+        self.change_segment(segment, keys, false)
+    }
+
+    fn change_segment<'k>(
+        &'static self,
+        segment: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+        add: bool,
+    ) -> Result<(), SegmentError> {
         let index = self.find_segment(segment)?;
-        self.change(|writer| writer.segments[index].remove(key));
+        let keys: Vec<Arc<str>> = keys.into_iter().map(Arc::from).collect();
+        let state = self.state();
+        let mut writer = lock(&state.writer);
+        let resolution = writer.change_segment(index, &keys, add);
+        // Only segments changed: every flag's word stays as it is.
+        self.publish_configuration(state, resolution, false);
         Ok(())
     }
 
@@ -319,7 +350,7 @@ impl Runtime {
         let mut keys: Vec<String> = resolution
             .segments
             .get(index)
-            .map(|s| s.keys.iter().cloned().collect())
+            .map(|s| s.keys.iter().map(|key| key.to_string()).collect())
             .unwrap_or_default();
         keys.sort();
         Ok(keys)
@@ -453,6 +484,11 @@ impl Runtime {
     }
 
     fn publish(&self, state: &State, resolution: Resolution) {
+        self.publish_configuration(state, resolution, true);
+    }
+
+    /// Swaps `resolution` in; with `flags_changed`, also publishes every flag's word.
+    fn publish_configuration(&self, state: &State, resolution: Resolution, flags_changed: bool) {
         let resolution = Arc::new(resolution);
         let generation = resolution.generation;
         // Held while swapping, so that no scope takes the old configuration unnoticed.
@@ -463,7 +499,9 @@ impl Runtime {
         self.mark_diverged(&diverged, true);
         state.current.store(Arc::clone(&resolution));
         state.generation.store(generation, Ordering::Release);
-        self.publish_slots(&resolution);
+        if flags_changed {
+            self.publish_slots(&resolution);
+        }
         self.mark_diverged(&diverged, false);
         drop(held);
     }

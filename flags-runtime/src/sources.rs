@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use flags_model::{
     Catalog, Flag, FlagType, Input, Segment, Setting, SourceFile, Value, naming, parse_overrides,
@@ -76,24 +77,24 @@ pub struct Layer {
     memberships: Vec<(usize, Membership)>,
 }
 
-/// Keys a layer adds to and removes from one segment.
+/// Keys a layer adds to and removes from one segment (shared with the segments' sets).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Membership {
-    pub(crate) added: HashSet<String>,
-    pub(crate) removed: HashSet<String>,
+    pub(crate) added: HashSet<Arc<str>>,
+    pub(crate) removed: HashSet<Arc<str>>,
 }
 
 impl Membership {
     /// Adds `key`, also when it was removed.
-    pub(crate) fn add(&mut self, key: &str) {
+    pub(crate) fn add(&mut self, key: &Arc<str>) {
         self.removed.remove(key);
-        self.added.insert(key.to_owned());
+        self.added.insert(Arc::clone(key));
     }
 
     /// Removes `key`, also when it was added.
-    pub(crate) fn remove(&mut self, key: &str) {
+    pub(crate) fn remove(&mut self, key: &Arc<str>) {
         self.added.remove(key);
-        self.removed.insert(key.to_owned());
+        self.removed.insert(Arc::clone(key));
     }
 
     /// Applies `other` over these changes: what it adds or removes wins.
@@ -168,7 +169,8 @@ impl Layer {
         segment: &str,
         key: &str,
     ) -> Result<(), SegmentError> {
-        self.membership(catalog, segment).map(|m| m.add(key))
+        self.membership(catalog, segment)
+            .map(|m| m.add(&Arc::from(key)))
     }
 
     /// Removes the context key `key` from the segment `segment` (by name).
@@ -178,7 +180,8 @@ impl Layer {
         segment: &str,
         key: &str,
     ) -> Result<(), SegmentError> {
-        self.membership(catalog, segment).map(|m| m.remove(key))
+        self.membership(catalog, segment)
+            .map(|m| m.remove(&Arc::from(key)))
     }
 
     fn membership(

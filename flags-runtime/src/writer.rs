@@ -24,7 +24,12 @@ pub(crate) struct Writer {
     /// overrides file.
     sources: Vec<SourceState>,
     pub(crate) programmatic: Layer,
-    pub(crate) segments: Vec<SegmentChanges>,
+    /// The program's own changes to each segment's keys.
+    segments: Vec<SegmentChanges>,
+    /// What the last configuration resolved every flag and segment to: a change of segment
+    /// keys alone makes the next configuration from these, sharing the flags.
+    last_resolved: Arc<[Resolved]>,
+    last_segments: Box<[SegmentState]>,
     environment: Option<usize>,
     environment_error: Option<InitError>,
     /// What was wrong with the environment variable at the last full read.
@@ -77,6 +82,8 @@ impl Writer {
                 .collect(),
             programmatic: Layer::new(flags),
             segments: vec![SegmentChanges::default(); segments],
+            last_resolved: Arc::new([]),
+            last_segments: Box::default(),
             environment: None,
             environment_error: None,
             environment_problems: Vec::new(),
@@ -167,17 +174,51 @@ impl Writer {
                  every flag serves its compiled default. Rebuild the program.",
             )])
         };
-        self.generation += 1;
-        let resolved = (0..descriptor.flags.len())
+        self.last_resolved = (0..descriptor.flags.len())
             .map(|index| self.resolve(descriptor, catalog, index))
             .collect();
-        let segments = self.segments(catalog);
+        self.last_segments = self.segments(catalog);
+        self.next_resolution()
+    }
+
+    /// Adds `keys` to (`add`) or removes them from segment `index` as the program's own
+    /// changes, which rank above every source's, and builds the next configuration from the
+    /// last one: the flags are shared, and the segment's set changes by these keys only.
+    pub(crate) fn change_segment(
+        &mut self,
+        index: usize,
+        keys: &[Arc<str>],
+        add: bool,
+    ) -> Resolution {
+        if let Some(changes) = self.segments.get_mut(index) {
+            for key in keys {
+                if add {
+                    changes.add(key);
+                } else {
+                    changes.remove(key);
+                }
+            }
+        }
+        if let Some(state) = self.last_segments.get_mut(index) {
+            for key in keys {
+                if add {
+                    state.add(key);
+                } else {
+                    state.remove(key);
+                }
+            }
+        }
+        self.next_resolution()
+    }
+
+    fn next_resolution(&mut self) -> Resolution {
+        self.generation += 1;
         Resolution {
             generation: self.generation,
             environment: self.environment,
             environment_error: self.environment_error.clone(),
-            resolved,
-            segments,
+            resolved: Arc::clone(&self.last_resolved),
+            segments: self.last_segments.clone(),
             problems: Arc::clone(&self.problems),
         }
     }
@@ -297,7 +338,7 @@ impl Writer {
                     }
                 }
                 membership.apply(changes);
-                SegmentState::new(segment, &membership.added, &membership.removed)
+                SegmentState::new(segment, &membership)
             })
             .collect()
     }
