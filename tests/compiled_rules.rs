@@ -298,7 +298,13 @@ fn main() {{
             org: random.maybe(|r| format!("org-{{}}", r.below(10))),
         }};
 {checks}    }}
-    println!("{{}} flags, {contexts} contexts, {{mismatches}} mismatches", {count});
+    let compiled = Flags::runtime()
+        .catalog()
+        .flags()
+        .iter()
+        .filter(|flag| Flags::runtime().runs_compiled_rules(flag.key()) == Some(true))
+        .count();
+    println!("{{}} flags, {{compiled}} compiled, {contexts} contexts, {{mismatches}} mismatches", {count});
 }}
 "#,
         count = flags.len()
@@ -329,5 +335,8 @@ fn compiled_rules_decide_as_the_interpreter_does() {
     std::fs::write(directory.join("src/main.rs"), main_rs(&flags, 2_000)).expect("write main.rs");
     crates::cargo_build(&directory);
     let output = crates::run_binary(&directory, "compiled_rules");
-    assert_eq!(output, "300 flags, 2000 contexts, 0 mismatches");
+    assert_eq!(
+        output,
+        format!("300 flags, {compiled_count} compiled, 2000 contexts, 0 mismatches")
+    );
 }

@@ -179,3 +179,58 @@ fn stubs_win_over_targeting() {
         assert_eq!(Flags::comments_enabled_for(&customer), enabled);
     }
 }
+
+/// `flags.toml`'s own targeting of every flag, given again by a source: the same rules, now
+/// replacing the file's, so the runtime interprets them.
+struct SameRules;
+
+impl flags::Source for SameRules {
+    fn load(
+        &self,
+        catalog: &flags::Catalog,
+        environment: Option<usize>,
+        _: &dyn flags::Vars,
+    ) -> flags::Loaded {
+        let mut layer = flags::Layer::new(catalog.flags().len());
+        for (index, flag) in catalog.flags().iter().enumerate() {
+            layer.set_setting(
+                index,
+                flag.setting_in(environment),
+                flags::Origin::Programmatic,
+            );
+        }
+        flags::Loaded::Values {
+            layer,
+            rejected: Vec::new(),
+        }
+    }
+}
+
+#[test]
+fn compiled_rules_give_way_to_replaced_targeting_and_come_back() {
+    let users = [
+        user("u-1", "ada@example.com"),
+        user("u-2", "bob@elsewhere.org"),
+        user("u-3", "eve@EXAMPLE.com"),
+    ];
+    let values = || -> Vec<(bool, Layout)> {
+        users
+            .iter()
+            .map(|u| (Flags::comments_enabled_for(u), Flags::layout_for(u)))
+            .collect()
+    };
+    let compiled =
+        || ["comments_enabled", "layout"].map(|flag| Flags::runtime().runs_compiled_rules(flag));
+    let before = values();
+    assert_eq!(compiled(), [Some(true); 2]);
+    let source = Flags::runtime().add_source(SameRules);
+    assert_eq!(
+        compiled(),
+        [Some(false); 2],
+        "replaced targeting is interpreted"
+    );
+    assert_eq!(values(), before, "and decides the same");
+    source.remove();
+    assert_eq!(compiled(), [Some(true); 2], "the compiled rules are back");
+    assert_eq!(values(), before);
+}

@@ -356,6 +356,17 @@ impl Runtime {
         Ok(keys)
     }
 
+    /// Whether the `_for` accessor of flag `name` (key or accessor name) runs the rules
+    /// `declare!` compiled from `flags.toml` (`Some(true)`), or the runtime evaluates it
+    /// (`Some(false)`: a value the same for everyone, an override of its targeting, a
+    /// segment redefined, rules the macro leaves to the runtime); `None` for an unknown flag.
+    /// Either way the value is the same; this says what it costs.
+    pub fn runs_compiled_rules(&'static self, name: &str) -> Option<bool> {
+        let (index, _) = self.catalog().find(name)?;
+        let word = self.slots.get(index)?.load(Ordering::Relaxed);
+        Some(word & slot::NATIVE_MASK == slot::NATIVE_FAST)
+    }
+
     /// Whether segment `segment` of the configuration in force lists the context key `key`:
     /// what the rules `declare!` compiles ask, since keys change at run time (the segment's
     /// rules are compiled with the flag's).
@@ -688,7 +699,7 @@ impl Runtime {
         index: usize,
         context: Option<&dyn AnyContext>,
     ) -> Outcome<'r> {
-        self.outcome_in(resolution, index, context, &mut Visited::default(), 0)
+        self.outcome_in(resolution, index, context, &mut None, 0)
     }
 
     /// [`Runtime::outcome`] within one evaluation: prerequisites already evaluated in it are
@@ -698,7 +709,8 @@ impl Runtime {
         resolution: &'r Resolution,
         index: usize,
         context: Option<&dyn AnyContext>,
-        visited: &mut Visited<'r>,
+        // Made at the first prerequisite: most evaluations have none.
+        visited: &mut Option<Visited<'r>>,
         depth: usize,
     ) -> Outcome<'r> {
         let stubbed = self
@@ -739,15 +751,18 @@ impl Runtime {
             Resolved::Dynamic(program) => program,
         };
         for (required, is) in &program.requires {
-            let met = match visited.get(*required) {
-                Some(value) => value == is,
+            let known = visited.as_ref().and_then(|v| v.get(*required));
+            let met = match known.map(|value| value == is) {
+                Some(met) => met,
                 // Deeper chains are refused by flags.toml's validation; this only guards.
                 None if depth < MAX_REQUIREMENT_DEPTH => {
                     let value = self
                         .outcome_in(resolution, *required, context, visited, depth + 1)
                         .value;
                     let met = *value == *is;
-                    visited.insert(*required, value);
+                    visited
+                        .get_or_insert_with(Visited::default)
+                        .insert(*required, value);
                     met
                 }
                 None => false,

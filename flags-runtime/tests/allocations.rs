@@ -2,99 +2,17 @@
 //! allocations of the measuring thread only.
 
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting.rs"]
+mod counting;
 
 use common::*;
+use counting::allocations;
 use flags_runtime::Context;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static MEASURING: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if MEASURING.try_with(Cell::get).unwrap_or(false) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if MEASURING.try_with(Cell::get).unwrap_or(false) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
-/// Allocations made by `f`, run 1000 times after a warm-up run.
-fn allocations(mut f: impl FnMut()) -> usize {
-    f();
-    ALLOCATIONS.store(0, Ordering::Relaxed);
-    MEASURING.with(|m| m.set(true));
-    for _ in 0..1_000 {
-        f();
-    }
-    MEASURING.with(|m| m.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed)
-}
-
-const FLAGS: &str = r#"
-[environments]
-names = ["production"]
-default = "production"
-
-[segments.beta]
-description = "Beta testers"
-keys = ["u-7"]
-
-[flags.plain_enabled]
-description = "No targeting"
-default = true
-
-[flags.internal_enabled]
-description = "email ends_with @example.com"
-default = false
-[[flags.internal_enabled.production.rules]]
-when = [{ attribute = "email", op = "ends_with", value = "@example.com" }]
-serve = true
-
-[flags.rollout_enabled]
-description = "25% rollout"
-default = false
-[flags.rollout_enabled.production]
-rollout = 25
-
-[flags.combined_enabled]
-description = "Three rules, a segment and a rollout"
-default = false
-requires = ["plain_enabled"]
-[[flags.combined_enabled.production.rules]]
-when = [{ attribute = "country", op = "in", values = ["NZ", "AU"] }]
-serve = true
-[[flags.combined_enabled.production.rules]]
-when = [{ segment = "beta" }]
-serve = true
-[[flags.combined_enabled.production.rules]]
-when = [{ attribute = "plan", op = "equals", value = "pro", ignore_case = true }]
-rollout = 50
-"#;
+const FLAGS: &str = include_str!("../../tests/fixtures/allocations.toml");
 
 #[test]
 fn evaluations_allocate_nothing() {
