@@ -41,7 +41,7 @@ impl ReadError {
 }
 
 impl ReadError {
-    /// Why, as a phrase that follows "cannot read <path>: ".
+    /// Why, as a phrase that follows "cannot read `path`: ".
     pub fn cause(&self) -> String {
         match self {
             ReadError::Io(error) => error.to_string(),

@@ -38,7 +38,22 @@ impl Generator<'_> {
             flag.accessor()
         );
         let details_doc = format!(" Flag `{key}` for `context`, and why it has that value.");
-        let check = self.attribute_check(flag);
+        let (check, check_fn) = match self.attribute_check(flag) {
+            Some(check) => {
+                let function = format_ident!("__attributes_of_{}", flag.accessor());
+                (
+                    quote!(Self::#function::<C>();),
+                    quote! {
+                        #[doc(hidden)]
+                        #[inline(always)]
+                        fn #function<C: #krate::EvaluationContext + ?::core::marker::Sized>() {
+                            #check
+                        }
+                    },
+                )
+            }
+            None => (TokenStream::new(), TokenStream::new()),
+        };
         let (compiled_fn, compiled_code) = match compiled {
             Some(Compiled { function, code, .. }) => (quote!(Self::#function), code),
             None => (
@@ -76,21 +91,22 @@ impl Generator<'_> {
             }
 
             #compiled_code
+            #check_fn
         }
     }
 
     /// A `const` block that fails to compile, naming the attribute and the rule that reads it,
     /// when the context type declares its attributes (`#[derive(EvaluationContext)]`) and
     /// lacks one the flag's rules read.
-    fn attribute_check(&self, flag: &Flag) -> TokenStream {
+    fn attribute_check(&self, flag: &Flag) -> Option<TokenStream> {
         let read = native::attributes_read(self.catalog, flag, &self.location.display);
         if read.is_empty() {
-            return TokenStream::new();
+            return None;
         }
         let krate = &self.args.krate;
         let key = flag.key();
         let required = read.iter().map(|(name, at)| quote!((#name, #at)));
-        quote! {
+        Some(quote! {
             const {
                 let problem = #krate::__private::native::require_attributes(
                     <C as #krate::EvaluationContext>::ATTRIBUTES,
@@ -101,6 +117,6 @@ impl Generator<'_> {
                     ::core::panic!("{}", problem.as_str());
                 }
             }
-        }
+        })
     }
 }
