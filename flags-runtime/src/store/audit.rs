@@ -241,3 +241,21 @@ pub(super) fn read_log(
     }
     Ok(entries)
 }
+
+/// The entries of several environments' logs (each newest first) merged, newest first, at
+/// most `limit`.
+pub fn newest_first(logs: Vec<Vec<AuditEntry>>, limit: usize) -> Vec<AuditEntry> {
+    let mut entries: Vec<AuditEntry> = logs.into_iter().flatten().collect();
+    entries.sort_by(|a, b| {
+        let order = |e: &AuditEntry| {
+            let sequence =
+                e.id.split_once('-')
+                    .and_then(|(_, s)| s.parse::<u64>().ok())
+                    .unwrap_or(0);
+            (e.time_ms, sequence)
+        };
+        order(b).cmp(&order(a))
+    });
+    entries.truncate(limit);
+    entries
+}

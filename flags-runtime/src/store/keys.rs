@@ -93,6 +93,12 @@ impl Keys {
         format!("{KEY_PREFIX}:{}:counts:seen", self.environment)
     }
 
+    /// A name remembered for a while ([`RedisStore::remember`](super::RedisStore::remember)):
+    /// a webhook delivery already applied.
+    pub fn seen(&self, name: &str) -> String {
+        format!("{KEY_PREFIX}:{}:seen:{name}", self.environment)
+    }
+
     /// The environment these keys are of.
     pub fn environment(&self) -> &str {
         &self.environment

@@ -32,6 +32,7 @@
 //! | `flags:v1:{env}:counts:minute:{minute}:{flag}` | hash | value → evaluations counted in that minute (expires after 25 hours) |
 //! | `flags:v1:{env}:counts:hour:{hour}:{flag}` | hash | value → evaluations counted in that hour (expires after 8 days) |
 //! | `flags:v1:{env}:counts:seen` | hash | flag key → when an evaluation was last counted (seconds since 1970) |
+//! | `flags:v1:{env}:seen:{name}` | string | a webhook delivery already applied (`intercom:{id}`), for 8 days |
 
 mod audit;
 mod counts;
@@ -49,7 +50,7 @@ use redis::{Client, RedisError};
 
 use crate::report::{OverrideError, SegmentError};
 
-pub use audit::{AUDIT_MAXLEN, Actor, AuditEntry};
+pub use audit::{AUDIT_MAXLEN, Actor, AuditEntry, newest_first};
 pub use counts::{CountOptions, CountReporter, CountStatus, FlagCounts};
 pub use export::StoreExport;
 /// The variable that holds the store's URL, for the `flags` command and for applications.

@@ -107,6 +107,29 @@ impl RedisStore {
         read_counts(&mut self.connection, &self.server, &self.keys, flags, now)
     }
 
+    /// Remembers `name` (a webhook delivery's id) for `seconds`, for every process that
+    /// uses this store; false when it was remembered already. What refuses a replay.
+    pub fn remember(&mut self, name: &str, seconds: u64) -> Result<bool, StoreError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys.seen(name))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(seconds.max(1))
+            .query(&mut self.connection)
+            .map_err(|error| redis_error(&self.server, &error))?;
+        Ok(set.is_some())
+    }
+
+    /// Forgets `name`, remembered with [`RedisStore::remember`] (a delivery whose change
+    /// failed, so that its retry applies it).
+    pub fn forget(&mut self, name: &str) -> Result<(), StoreError> {
+        redis::cmd("DEL")
+            .arg(self.keys.seen(name))
+            .exec(&mut self.connection)
+            .map_err(|error| redis_error(&self.server, &error))
+    }
+
     /// The newest entries of this environment's audit log, newest first: at most `limit`,
     /// only those about `flag` (its key) when given.
     pub fn audit_log(
