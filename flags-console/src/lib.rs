@@ -57,7 +57,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use config::{Intercom, IntercomKey, MIN_SECRET_LEN, Role, Token};
-pub use explain::parse_attribute;
+pub use explain::{describe_condition, parse_attribute};
 
 use crate::auth::Sessions;
 use crate::stores::Stores;
