@@ -39,14 +39,11 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
             "the audit log is in the Redis store: give --redis URL (or FLAGS_REDIS_URL)".into(),
         ));
     };
-    let flag = match &args.flag {
-        Some(name) => Some(
-            catalog
-                .find(name)
-                .map_or_else(|| name.clone(), |(_, flag)| flag.key().to_owned()),
-        ),
-        None => None,
-    };
+    let flag = args.flag.as_ref().map(|name| {
+        catalog
+            .find(name)
+            .map_or_else(|| name.clone(), |(_, flag)| flag.key().to_owned())
+    });
     let environments: Vec<String> = match &args.env {
         Some(name) => vec![name.clone()],
         None => catalog.environments().names().to_vec(),

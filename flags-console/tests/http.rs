@@ -182,7 +182,14 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     let base = start_console(&redis).await;
     let editor = Session::login(&base, EDITOR).await;
     let before = snapshot(&redis, "production");
-    let cases: Vec<(&str, Vec<(&str, String)>, StatusCode, &str)> = vec![
+    /// Path, form fields, the status expected, what the page says.
+    type Case = (
+        &'static str,
+        Vec<(&'static str, String)>,
+        StatusCode,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "/environments/production/flags/no_such_flag/value",
             vec![("value", "true".into())],
