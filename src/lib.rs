@@ -139,6 +139,12 @@ pub use flags_axum as axum;
 #[cfg(feature = "redis")]
 pub use flags_runtime::store;
 
+/// The web console (feature `console`): flags, segments and the audit log in a browser, over
+/// the Redis store, as an axum `Router` to mount ([`console::Console::router`]) or a server of
+/// its own (`flags serve`). `docs/console.md` documents it.
+#[cfg(feature = "console")]
+pub use flags_console as console;
+
 /// Items the generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {

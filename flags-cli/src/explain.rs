@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use flags_model::{Condition, Operand, Serve, Test};
+use flags_console::describe_condition;
+use flags_model::Serve;
 use flags_runtime::{AttributeValue, Context, Origin, Reason, Runtime, Trace, Vars};
 use serde_json::json;
 
@@ -123,45 +124,10 @@ fn context(args: &Args) -> Result<Context, Failure> {
     Ok(context)
 }
 
-/// `name=value` or `name:kind=value`.
+/// `name=value` or `name:kind=value`, read as the console reads it.
 fn parse_attribute(text: &str) -> Result<(String, AttributeValue), Failure> {
-    let refuse = |why: &str| Failure::Refused(format!("--attr {text}: {why}"));
-    let Some((name, value)) = text.split_once('=') else {
-        return Err(refuse("write name=value, e.g. --attr plan=pro"));
-    };
-    let (name, kind) = match name.split_once(':') {
-        Some((name, kind)) => (name, Some(kind)),
-        None => (name, None),
-    };
-    if name.is_empty() {
-        return Err(refuse("the attribute has no name"));
-    }
-    let number = || value.trim().parse::<f64>().ok().filter(|n| n.is_finite());
-    let value = match kind {
-        None => match value {
-            "true" | "false" => AttributeValue::Bool(value == "true"),
-            _ => number().map_or_else(|| AttributeValue::from(value), AttributeValue::Number),
-        },
-        Some("str") => AttributeValue::from(value),
-        Some("num") => AttributeValue::Number(number().ok_or_else(|| refuse("not a number"))?),
-        Some("bool") => match value {
-            "true" | "false" => AttributeValue::Bool(value == "true"),
-            _ => return Err(refuse("a bool is `true` or `false`")),
-        },
-        Some("list") => AttributeValue::from(
-            value
-                .split(',')
-                .map(|item| item.trim().to_owned())
-                .filter(|item| !item.is_empty())
-                .collect::<Vec<String>>(),
-        ),
-        Some(other) => {
-            return Err(refuse(&format!(
-                "unknown kind `{other}`; kinds are str, num, bool and list"
-            )));
-        }
-    };
-    Ok((name.to_owned(), value))
+    flags_console::parse_attribute(text)
+        .map_err(|why| Failure::Refused(format!("--attr {text}: {why}")))
 }
 
 fn print_trace(
@@ -274,49 +240,6 @@ fn print_trace(
             Serve::Value(_) => String::new(),
         };
         println!("  otherwise: {rollout}serves {serves}{decided}");
-    }
-}
-
-/// A condition as it reads in flags.toml: `email ends_with "@example.com" (ignoring case)`.
-fn describe_condition(condition: &Condition) -> String {
-    let test = match &condition.test {
-        Test::Segment { name, .. } => format!("in segment `{name}`"),
-        Test::Now { op, at } => format!("now {} {at}", op.name().replace("now_", "")),
-        Test::Attribute {
-            attribute,
-            op,
-            ignore_case,
-            operand,
-        } => {
-            let operand = match operand {
-                Operand::None => String::new(),
-                Operand::Strings(strings) => {
-                    format!(" {}", list(strings.iter().map(|s| format!("{s:?}"))))
-                }
-                Operand::Numbers(numbers) => {
-                    format!(" {}", list(numbers.iter().map(f64::to_string)))
-                }
-                Operand::Bool(b) => format!(" {b}"),
-                Operand::Regex(regex) => format!(" {:?}", regex.as_str()),
-                Operand::Semver(version) => format!(" {version}"),
-                Operand::Time(time) => format!(" {time}"),
-            };
-            let case = if *ignore_case { " (ignoring case)" } else { "" };
-            format!("{attribute} {op}{operand}{case}")
-        }
-    };
-    if condition.negate {
-        format!("not ({test})")
-    } else {
-        test
-    }
-}
-
-fn list(items: impl Iterator<Item = String>) -> String {
-    let items: Vec<String> = items.collect();
-    match &items[..] {
-        [one] => one.clone(),
-        _ => format!("[{}]", items.join(", ")),
     }
 }
 

@@ -7,11 +7,13 @@
 mod check;
 mod explain;
 mod list;
+mod log;
 mod output;
 mod overrides;
 mod project;
 mod refs;
 mod scan;
+mod serve;
 mod store;
 mod store_admin;
 
@@ -53,6 +55,10 @@ enum Command {
     Segment(store::SegmentArgs),
     /// Exports, restores and resets the Redis store (after it came back empty, say).
     Store(store_admin::Args),
+    /// Serves the web console over the Redis store (docs/console.md).
+    Serve(serve::Args),
+    /// The audit log of the Redis store: every change, who made it, before and after.
+    Log(log::Args),
 }
 
 /// Why a command could not do what it was asked; the message names the file and line.
@@ -80,6 +86,8 @@ fn main() -> ExitCode {
         Command::Refs(args) => refs::run(cli.file.as_deref(), args),
         Command::Segment(args) => store::segment(cli.file.as_deref(), args),
         Command::Store(args) => store_admin::run(cli.file.as_deref(), args),
+        Command::Serve(args) => serve::run(cli.file.as_deref(), args),
+        Command::Log(args) => log::run(cli.file.as_deref(), args),
     };
     match result {
         Ok(code) => code,

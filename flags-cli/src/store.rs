@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use flags_model::{Catalog, Setting};
 use flags_runtime::OverrideError;
-use flags_runtime::store::{Keys, RedisStore, StoreContents, StoreError, StoreExport};
+use flags_runtime::store::{Actor, Keys, RedisStore, StoreContents, StoreError, StoreExport};
 use serde_json::json;
 
 use crate::Failure;
@@ -95,8 +95,24 @@ pub(crate) fn open(
         )));
     };
     environment(catalog, project, &name)?;
-    let store = RedisStore::connect(url, catalog, &name).map_err(failure)?;
+    let store = RedisStore::connect(url, catalog, &name)
+        .map_err(failure)?
+        .with_actor(actor());
     Ok((store, name))
+}
+
+/// Who the audit log names for the command's changes: `FLAGS_ACTOR`, else the user running
+/// it (`USER`, `LOGNAME`), through `cli`.
+fn actor() -> Actor {
+    let name = ["FLAGS_ACTOR", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|variable| {
+            std::env::var(variable)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    Actor::new(name.trim(), "cli")
 }
 
 /// A store error as the command reports it: Redis out of reach breaks the command; anything

@@ -632,3 +632,41 @@ fn check_with_redis_finds_leftover_and_skipped_entries_in_the_store() {
     ])
     .expect(1);
 }
+
+#[test]
+fn writes_name_their_actor_and_flags_log_shows_them_newest_first() {
+    let Some(server) = RedisServer::start("cli_log") else {
+        return;
+    };
+    let dir = project("clean");
+    let url = server.url();
+    let flags = |args: &[&str]| {
+        flags_with(
+            dir.path(),
+            args,
+            &[("FLAGS_REDIS_URL", &url), ("FLAGS_ACTOR", "oncall-ada")],
+        )
+    };
+    flags(&["set", "max_upload_mb", "30", "--env", "production"]).expect(0);
+    flags(&["set", "max_upload_mb", "lots", "--env", "production"]).expect(1);
+    flags(&["segment", "add", "internal", "u-9", "--env", "staging"]).expect(0);
+    let log = flags(&["log", "--format", "json"]).expect(0);
+    let json: serde_json::Value = serde_json::from_str(&log.stdout).expect("JSON");
+    let entries = json["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "the refused write is not logged: {json}");
+    assert_eq!(entries[0]["action"], "segment add");
+    assert_eq!(entries[0]["environment"], "staging");
+    assert_eq!(entries[1]["flag"], "max_upload_mb");
+    assert_eq!(entries[1]["after"], "30");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["actor"] == "oncall-ada" && e["via"] == "cli")
+    );
+    let text = flags(&["log", "--flag", "max_upload_mb", "--limit", "5"]).expect(0);
+    assert_eq!(text.stdout.lines().count(), 1, "{text:?}");
+    assert!(
+        text.stdout.contains("oncall-ada (cli)  set max_upload_mb:"),
+        "{text:?}"
+    );
+}

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use flags_runtime::store::{
-    FollowStatus, HeldBack, Keys, RedisFollower, RedisOptions, RedisStore, RestoreSource,
-    StoreError, StoreExport,
+    Actor, CountOptions, FollowStatus, HeldBack, Keys, RedisFollower, RedisOptions, RedisStore,
+    RestoreSource, StoreError, StoreExport,
 };
 use flags_runtime::{Context, Origin, Reason, Value};
 use redis_server::RedisServer;
@@ -1064,4 +1064,146 @@ fn ramping_up_through_the_store_keeps_every_user_who_had_the_feature() {
         before = after;
     }
     assert!(before.iter().all(|on| *on), "everyone at 100%");
+}
+
+#[test]
+fn every_change_is_in_the_audit_log_with_who_and_the_value_before_and_after() {
+    let Some(server) = RedisServer::start("audit log") else {
+        return;
+    };
+    let mut store = store(&server).with_actor(Actor::new("ada", "cli"));
+    store.set("max_upload_mb", "30").unwrap();
+    store.set("max_upload_mb", "40").unwrap();
+    assert!(store.set("max_upload_mb", "lots").is_err(), "refused");
+    store.unset("max_upload_mb").unwrap();
+    assert!(!store.unset("max_upload_mb").unwrap().0, "nothing to unset");
+    store.set_actor(Actor::new("intercom", "webhook"));
+    store.segment_add("beta", "u-1").unwrap();
+    store.segment_remove("beta", "u-1").unwrap();
+
+    let log = store.audit_log(None, 50).unwrap();
+    let summary: Vec<String> = log
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}/{} {}/{} {} -> {} v{}",
+                e.actor,
+                e.via,
+                e.action,
+                e.flag.as_deref().or(e.segment.as_deref()).unwrap_or("-"),
+                e.environment,
+                e.key.as_deref().unwrap_or("-"),
+                e.before,
+                e.after,
+                e.version
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "intercom webhook segment remove/beta production/u-1 listed (added in the store) -> not listed (removed in the store) v5",
+            "intercom webhook segment add/beta production/u-1 not listed -> listed (added in the store) v4",
+            "ada cli unset/max_upload_mb production/- 40 -> no override (flags.toml: 10) v3",
+            "ada cli set/max_upload_mb production/- 30 -> 40 v2",
+            "ada cli set/max_upload_mb production/- no override (flags.toml: 10) -> 30 v1",
+        ]
+    );
+    assert!(log.iter().all(|e| e.time_ms > 1_700_000_000_000));
+    assert!(log.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert_eq!(store.audit_log(Some("max_upload_mb"), 50).unwrap().len(), 3);
+    assert_eq!(store.audit_log(Some("max_upload_mb"), 2).unwrap().len(), 2);
+    assert_eq!(
+        store.audit_log(None, 1).unwrap()[0].action,
+        "segment remove"
+    );
+}
+
+#[test]
+fn restores_and_resets_are_in_the_audit_log() {
+    let Some(server) = RedisServer::start("audit log of restores") else {
+        return;
+    };
+    let mut store = store(&server).with_actor(Actor::new("oncall", "cli"));
+    store.set("max_upload_mb", "30").unwrap();
+    let document = store.export().unwrap().document;
+    store.set("max_upload_mb", "50").unwrap();
+    store.set("checkout_flow", "express").unwrap();
+    store.restore(RestoreSource::Document(&document)).unwrap();
+    store.confirm_reset().unwrap();
+    let log = store.audit_log(None, 50).unwrap();
+    let actions: Vec<(&str, Option<&str>, &str, &str)> = log
+        .iter()
+        .take(4)
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.flag.as_deref(),
+                e.before.as_str(),
+                e.after.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(actions[0].0, "reset");
+    assert_eq!(actions[1].0, "restore");
+    assert!(actions[1].3.contains("1 changed, 1 removed"), "{actions:?}");
+    let restored: Vec<_> = actions[2..].iter().map(|a| (a.1, a.2, a.3)).collect();
+    assert!(
+        restored.contains(&(Some("max_upload_mb"), "50", "30")),
+        "{restored:?}"
+    );
+    assert!(
+        restored.contains(&(
+            Some("checkout_flow"),
+            "\"express\"",
+            "no override (flags.toml: \"legacy\")"
+        )),
+        "{restored:?}"
+    );
+    assert!(log.iter().all(|e| e.actor == "oncall"));
+}
+
+#[test]
+fn sampled_evaluation_counts_reach_the_store_by_flag_and_value() {
+    let Some(server) = RedisServer::start("evaluation counts") else {
+        return;
+    };
+    let (registry, _) = build::<4>(FLAGS_TOML, &[("APP_ENV", "production")]);
+    let runtime = registry.runtime();
+    let reporter = runtime
+        .report_counts(
+            CountOptions::new(&server.url())
+                .sample(Duration::from_millis(50), Duration::from_millis(100)),
+        )
+        .unwrap();
+    let deadline = Instant::now() + LONG;
+    let mut store = store(&server);
+    loop {
+        for _ in 0..1000 {
+            std::hint::black_box(registry.int(UPLOAD));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        let counts = store.counts(&["max_upload_mb", "search_enabled"]).unwrap();
+        let hour = counts[0].last_hour();
+        if hour.get("10").copied().unwrap_or(0) > 10_000 {
+            assert_eq!(
+                counts[0].last_day(),
+                hour,
+                "the hour's buckets and the day's agree"
+            );
+            assert!(counts[0].last_seen.is_some());
+            assert!(
+                counts[1].last_hour().is_empty(),
+                "not evaluated: {counts:?}"
+            );
+            assert_eq!(counts[1].last_seen, None);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no counts: {:?}",
+            reporter.status()
+        );
+    }
+    assert_eq!(reporter.status().error, None);
 }

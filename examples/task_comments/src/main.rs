@@ -7,13 +7,13 @@
 //!
 //! `PORT` chooses the port (default 3000; 0 for any free one). `FLAGS_REDIS_URL`
 //! (`redis://127.0.0.1:6379`) makes the service follow a Redis store and write segment
-//! changes there, for every process of the service. `RUST_LOG=flags=debug` shows every flag
-//! evaluation.
+//! changes there, for every process of the service, and sends its evaluation counts there
+//! (sampled) for the console. `RUST_LOG=flags=debug` shows every flag evaluation.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use flags::store::{REDIS_URL_VARIABLE, RedisOptions};
+use flags::store::{CountOptions, REDIS_URL_VARIABLE, RedisOptions};
 use task_comments::{AppState, Flags, SharedStore, app};
 use tracing_subscriber::EnvFilter;
 
@@ -83,10 +83,26 @@ async fn main() -> ExitCode {
         }
         _ => None,
     };
+    let counts_to_store = store.is_some();
     let state = AppState::with_store(admin_token, store);
-    // For GET /admin/flag-counts. A listener sends every check through the evaluation path
-    // (~80 ns rather than ~0.6 ns): a fair price here, measured in BENCHMARKS.md.
-    state.count_evaluations();
+    // With a store, evaluation counts go there for the console, sampled so that checks keep
+    // their fast path between windows (BENCHMARKS.md, "Evaluation counts"). Without one, for
+    // GET /admin/flag-counts, a listener hears every check (~80 ns rather than ~0.6 ns).
+    let _counts = match std::env::var(REDIS_URL_VARIABLE) {
+        Ok(url) if counts_to_store => {
+            match Flags::runtime().report_counts(CountOptions::new(&url)) {
+                Ok(reporter) => Some(reporter),
+                Err(error) => {
+                    eprintln!("{REDIS_URL_VARIABLE}: evaluation counts not sent: {error}");
+                    None
+                }
+            }
+        }
+        _ => {
+            state.count_evaluations();
+            None
+        }
+    };
     println!("task_comments listening on http://{address} (environment: {environment})");
     // Tests read the line above to find the port: make sure it is out.
     let _ = std::io::stdout().flush();

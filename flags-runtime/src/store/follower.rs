@@ -12,7 +12,10 @@ use flags_model::Catalog;
 use redis::{Client, Connection};
 
 use super::read::{Fetched, fetch};
-use super::{Keys, NETWORK_TIMEOUT, StoreError, StoreExport, environment_position, open, redact};
+use super::{
+    Keys, NETWORK_TIMEOUT, StoreError, StoreExport, environment_for, environment_position, open,
+    redact,
+};
 use crate::live::SourceHandle;
 use crate::report::Problem;
 use crate::runtime::{Runtime, lock};
@@ -250,15 +253,7 @@ impl Runtime {
     /// when the runtime has no environment, name one with [`RedisOptions::environment`]).
     pub fn follow_redis(&'static self, options: RedisOptions) -> Result<RedisFollower, StoreError> {
         let catalog = self.catalog();
-        let environment = match options.environment.as_deref().or(self.environment()) {
-            Some(name) => name.to_owned(),
-            None => {
-                return Err(StoreError::UnknownEnvironment {
-                    name: String::new(),
-                    allowed: catalog.environments().names().to_vec(),
-                });
-            }
-        };
+        let environment = environment_for(self, options.environment.as_deref())?;
         let environment_index = environment_position(catalog, &environment)?;
         let (client, server) = open(&options.url)?;
         let latest = Arc::new(Mutex::new(Loaded::Values {

@@ -65,6 +65,40 @@ impl Keys {
         format!("{KEY_PREFIX}:{}:recovery", self.environment)
     }
 
+    /// The stream of the audit log: one entry per change.
+    pub fn audit(&self) -> String {
+        format!("{KEY_PREFIX}:{}:audit", self.environment)
+    }
+
+    /// The hash of evaluations of `flag` counted in minute `minute` (since 1970): value →
+    /// count.
+    pub fn counts_minute(&self, minute: u64, flag: &str) -> String {
+        format!(
+            "{KEY_PREFIX}:{}:counts:minute:{minute}:{flag}",
+            self.environment
+        )
+    }
+
+    /// The hash of evaluations of `flag` counted in hour `hour` (since 1970): value → count.
+    pub fn counts_hour(&self, hour: u64, flag: &str) -> String {
+        format!(
+            "{KEY_PREFIX}:{}:counts:hour:{hour}:{flag}",
+            self.environment
+        )
+    }
+
+    /// The hash of when each flag's evaluations were last counted: flag key → seconds since
+    /// 1970.
+    pub fn counts_seen(&self) -> String {
+        format!("{KEY_PREFIX}:{}:counts:seen", self.environment)
+    }
+
+    /// A name remembered for a while ([`RedisStore::remember`](super::RedisStore::remember)):
+    /// a webhook delivery already applied.
+    pub fn seen(&self, name: &str) -> String {
+        format!("{KEY_PREFIX}:{}:seen:{name}", self.environment)
+    }
+
     /// The environment these keys are of.
     pub fn environment(&self) -> &str {
         &self.environment

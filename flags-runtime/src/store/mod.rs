@@ -28,7 +28,14 @@
 //! | `flags:v1:{env}:adopted` | string | the identity an operator adopted (reset, restore): followed by every follower |
 //! | `flags:v1:{env}:recovery` | string | while the store awaits a restore: a follower's last good state, as an export document |
 //! | `flags:v1:{env}:changes` | channel | a message after each write |
+//! | `flags:v1:{env}:audit` | stream | the audit log: one entry per change, written in the change's transaction ([`AuditEntry`]) |
+//! | `flags:v1:{env}:counts:minute:{minute}:{flag}` | hash | value → evaluations counted in that minute (expires after 25 hours) |
+//! | `flags:v1:{env}:counts:hour:{hour}:{flag}` | hash | value → evaluations counted in that hour (expires after 8 days) |
+//! | `flags:v1:{env}:counts:seen` | hash | flag key → when an evaluation was last counted (seconds since 1970) |
+//! | `flags:v1:{env}:seen:{name}` | string | a webhook delivery already applied (`intercom:{id}`), for 8 days |
 
+mod audit;
+mod counts;
 mod export;
 mod follower;
 mod keys;
@@ -43,6 +50,8 @@ use redis::{Client, RedisError};
 
 use crate::report::{OverrideError, SegmentError};
 
+pub use audit::{AUDIT_MAXLEN, Actor, AuditEntry, newest_first};
+pub use counts::{CountOptions, CountReporter, CountStatus, FlagCounts};
 pub use export::StoreExport;
 /// The variable that holds the store's URL, for the `flags` command and for applications.
 pub use flags_model::REDIS_URL_VARIABLE;
@@ -176,6 +185,36 @@ fn environment_name(catalog: &Catalog, index: usize) -> &str {
         .names()
         .get(index)
         .map_or("", String::as_str)
+}
+
+/// The environment whose keys a runtime's follower or reporter uses: `named`, else the
+/// runtime's own.
+fn environment_for(
+    runtime: &'static crate::Runtime,
+    named: Option<&str>,
+) -> Result<String, StoreError> {
+    let catalog = runtime.catalog();
+    let environment =
+        named
+            .or(runtime.environment())
+            .ok_or_else(|| StoreError::UnknownEnvironment {
+                name: String::new(),
+                allowed: catalog.environments().names().to_vec(),
+            })?;
+    environment_position(catalog, environment)?;
+    Ok(environment.to_owned())
+}
+
+/// A connection to `client` with the network timeouts set.
+fn connect(client: &Client, server: &str) -> Result<redis::Connection, StoreError> {
+    client
+        .get_connection_with_timeout(NETWORK_TIMEOUT)
+        .and_then(|connection| {
+            connection.set_read_timeout(Some(NETWORK_TIMEOUT))?;
+            connection.set_write_timeout(Some(NETWORK_TIMEOUT))?;
+            Ok(connection)
+        })
+        .map_err(|error| redis_error(server, &error))
 }
 
 /// A client for `url`, and the server it names without credentials.

@@ -13,11 +13,13 @@ use std::fmt;
 use flags_model::{Catalog, Input, Value};
 use redis::{Connection, FromRedisValue, RedisError};
 
+use super::audit::{Actor, AuditEntry, describe_member, describe_override, read_log};
+use super::counts::{FlagCounts, read_counts};
 use super::keys::fresh_identity;
 use super::read::{Fetched, fetch, read_entry};
 use super::{
-    Keys, NETWORK_TIMEOUT, StoreContents, StoreError, StoreExport, environment_name,
-    environment_position, open, redis_error,
+    Keys, StoreContents, StoreError, StoreExport, connect, environment_name, environment_position,
+    open, redis_error,
 };
 use crate::sources::{check_value, find_flag, segment_index};
 
@@ -34,6 +36,22 @@ pub struct RedisStore {
     connection: Connection,
     /// The identity this handle last wrote to, to notice one that changes under it.
     identity: Option<String>,
+    /// Who the audit log names for this handle's changes.
+    actor: Actor,
+}
+
+/// One change of the store, as [`RedisStore::commit`] writes it and logs it.
+enum Change<'a> {
+    /// A flag's override set to `text`.
+    Entry { flag: &'a str, text: &'a str },
+    /// A flag's override removed.
+    Unset { flag: &'a str },
+    /// A context key put into a segment's `added` set (`add`) or its `removed` set.
+    Member {
+        segment: &'a str,
+        key: &'a str,
+        add: bool,
+    },
 }
 
 impl fmt::Debug for RedisStore {
@@ -51,14 +69,7 @@ impl RedisStore {
     pub fn connect(url: &str, catalog: &Catalog, environment: &str) -> Result<Self, StoreError> {
         let environment_index = environment_position(catalog, environment)?;
         let (client, server) = open(url)?;
-        let connection = client
-            .get_connection_with_timeout(NETWORK_TIMEOUT)
-            .and_then(|connection| {
-                connection.set_read_timeout(Some(NETWORK_TIMEOUT))?;
-                connection.set_write_timeout(Some(NETWORK_TIMEOUT))?;
-                Ok(connection)
-            })
-            .map_err(|error| redis_error(&server, &error))?;
+        let connection = connect(&client, &server)?;
         Ok(Self {
             catalog: catalog.clone(),
             environment: environment_index,
@@ -66,7 +77,77 @@ impl RedisStore {
             server,
             connection,
             identity: None,
+            actor: Actor::default(),
         })
+    }
+
+    /// Names `actor` in the audit log for the changes this handle makes from now on.
+    pub fn set_actor(&mut self, actor: Actor) {
+        self.actor = actor;
+    }
+
+    /// This handle, naming `actor` in the audit log.
+    pub fn with_actor(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    /// Who the audit log names for this handle's changes.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The evaluations of each of `flags` (keys) that processes counted and sent
+    /// ([`Runtime::report_counts`](crate::Runtime::report_counts)): per value, the last hour
+    /// by minute and the last day by hour.
+    pub fn counts(&mut self, flags: &[&str]) -> Result<Vec<FlagCounts>, StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        read_counts(&mut self.connection, &self.server, &self.keys, flags, now)
+    }
+
+    /// Remembers `name` (a webhook delivery's id) for `seconds`, for every process that
+    /// uses this store; false when it was remembered already. What refuses a replay.
+    pub fn remember(&mut self, name: &str, seconds: u64) -> Result<bool, StoreError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys.seen(name))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(seconds.max(1))
+            .query(&mut self.connection)
+            .map_err(|error| redis_error(&self.server, &error))?;
+        Ok(set.is_some())
+    }
+
+    /// Forgets `name`, remembered with [`RedisStore::remember`] (a delivery whose change
+    /// failed, so that its retry applies it).
+    pub fn forget(&mut self, name: &str) -> Result<(), StoreError> {
+        redis::cmd("DEL")
+            .arg(self.keys.seen(name))
+            .exec(&mut self.connection)
+            .map_err(|error| redis_error(&self.server, &error))
+    }
+
+    /// The newest entries of this environment's audit log, newest first: at most `limit`,
+    /// only those about `flag` (its key) when given.
+    pub fn audit_log(
+        &mut self,
+        flag: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let flag = flag.map(|name| match self.catalog.find(name) {
+            Some((_, declared)) => declared.key().to_owned(),
+            None => name.to_owned(),
+        });
+        read_log(
+            &mut self.connection,
+            &self.server,
+            &self.keys,
+            flag.as_deref(),
+            limit,
+        )
     }
 
     /// The keys of this store's environment.
@@ -113,10 +194,7 @@ impl RedisStore {
                 message,
             }
         })?;
-        let overrides = self.keys.overrides();
-        let written = self.commit(None, |pipe| {
-            pipe.hset(&overrides, &key, text).ignore();
-        })?;
+        let written = self.commit(Change::Entry { flag: &key, text })?;
         Ok(written.version)
     }
 
@@ -127,44 +205,26 @@ impl RedisStore {
             Some((index, _)) => self.flag_key(index),
             None => flag.to_owned(),
         };
-        let overrides = self.keys.overrides();
-        let written = self.commit(Some(&key), |pipe| {
-            pipe.hdel(&overrides, &key);
-        })?;
+        let written = self.commit(Change::Unset { flag: &key })?;
         Ok((written.count > 0, written.version))
     }
 
     /// Adds the context key `key` to `segment` for every process; returns the new version.
     pub fn segment_add(&mut self, segment: &str, key: &str) -> Result<u64, StoreError> {
-        let (to, from) = (
-            self.keys.segment_added(segment),
-            self.keys.segment_removed(segment),
-        );
-        self.move_member(segment, key, to, from)
+        self.move_member(segment, key, true)
     }
 
     /// Removes the context key `key` from `segment` (also a key `flags.toml` lists) for every
     /// process; returns the new version.
     pub fn segment_remove(&mut self, segment: &str, key: &str) -> Result<u64, StoreError> {
-        let (to, from) = (
-            self.keys.segment_removed(segment),
-            self.keys.segment_added(segment),
-        );
-        self.move_member(segment, key, to, from)
+        self.move_member(segment, key, false)
     }
 
-    /// Puts `key` in the set `to` and takes it out of `from`, for a declared `segment`.
-    fn move_member(
-        &mut self,
-        segment: &str,
-        key: &str,
-        to: String,
-        from: String,
-    ) -> Result<u64, StoreError> {
+    /// Puts `key` in the `added` (`add`) or `removed` set of a declared `segment`, and takes
+    /// it out of the other.
+    fn move_member(&mut self, segment: &str, key: &str, add: bool) -> Result<u64, StoreError> {
         segment_index(&self.catalog, segment)?;
-        let written = self.commit(None, |pipe| {
-            pipe.sadd(&to, key).ignore().srem(&from, key).ignore();
-        })?;
+        let written = self.commit(Change::Member { segment, key, add })?;
         Ok(written.version)
     }
 
@@ -240,13 +300,16 @@ impl RedisStore {
     /// accepted again; the version counted and the change announced.
     pub fn confirm_reset(&mut self) -> Result<Reset, StoreError> {
         let recovery = self.keys.recovery();
+        let version_key = self.keys.version();
         for _ in 0..ATTEMPTS {
-            self.watch(&[recovery.as_str()])?;
-            let (record, previous): (Option<String>, Option<String>) = redis::pipe()
-                .get(&recovery)
-                .get(self.keys.epoch())
-                .query(&mut self.connection)
-                .map_err(|error| self.unwatched(&error))?;
+            self.watch(&[recovery.as_str(), version_key.as_str()])?;
+            let (record, previous, version): (Option<String>, Option<String>, Option<u64>) =
+                redis::pipe()
+                    .get(&recovery)
+                    .get(self.keys.epoch())
+                    .get(self.keys.version())
+                    .query(&mut self.connection)
+                    .map_err(|error| self.unwatched(&error))?;
             let identity = fresh_identity();
             let mut pipe = redis::pipe();
             pipe.atomic()
@@ -256,9 +319,27 @@ impl RedisStore {
                 .ignore()
                 .del(&recovery)
                 .ignore()
-                .incr(self.keys.version(), 1u64)
-                .publish(self.keys.channel(), "changed")
-                .ignore();
+                .incr(self.keys.version(), 1u64);
+            let entry = AuditEntry {
+                environment: self.keys.environment().to_owned(),
+                actor: self.actor.name.clone(),
+                via: self.actor.via.clone(),
+                action: "reset".to_owned(),
+                before: store_words(previous.as_deref(), version.unwrap_or(0)),
+                after: format!(
+                    "{} accepted as it is{}",
+                    store_words(Some(&identity), version.unwrap_or(0) + 1),
+                    if record.is_some() {
+                        "; the values processes kept are given up"
+                    } else {
+                        ""
+                    }
+                ),
+                version: version.unwrap_or(0) + 1,
+                ..AuditEntry::default()
+            };
+            entry.add_to(&mut pipe, &self.keys);
+            pipe.publish(self.keys.channel(), "changed").ignore();
             let done: Option<(u64,)> = pipe
                 .query(&mut self.connection)
                 .map_err(|error| redis_error(&self.server, &error))?;
@@ -329,6 +410,9 @@ impl RedisStore {
                     pipe.sadd(&removed_key, removed).ignore();
                 }
             }
+            for entry in self.restore_entries(&source, &current, &plan, &restored, &identity) {
+                entry.add_to(&mut pipe, &keys);
+            }
             pipe.set(keys.epoch(), &identity)
                 .ignore()
                 .set(keys.adopted(), &identity)
@@ -350,6 +434,70 @@ impl RedisStore {
             return Ok(restored);
         }
         Err(self.kept_changing())
+    }
+
+    /// The audit log entries of a restore: one per flag whose override it changes, and one
+    /// for the store.
+    fn restore_entries(
+        &self,
+        source: &RestoreSource<'_>,
+        current: &Fetched,
+        plan: &Plan,
+        restored: &Restored,
+        identity: &str,
+    ) -> Vec<AuditEntry> {
+        let base = AuditEntry {
+            environment: self.keys.environment().to_owned(),
+            actor: self.actor.name.clone(),
+            via: self.actor.via.clone(),
+            action: "restore".to_owned(),
+            version: restored.version,
+            ..AuditEntry::default()
+        };
+        let held = |flag: &str| {
+            current
+                .overrides
+                .iter()
+                .find(|(held, _)| held == flag)
+                .and_then(|(_, text)| text.as_deref().ok())
+        };
+        let mut entries: Vec<AuditEntry> = restored
+            .added
+            .iter()
+            .chain(&restored.changed)
+            .chain(&restored.removed)
+            .map(|flag| AuditEntry {
+                flag: Some(flag.clone()),
+                before: describe_override(&self.catalog, self.environment, flag, held(flag)),
+                after: describe_override(
+                    &self.catalog,
+                    self.environment,
+                    flag,
+                    plan.overrides.get(flag).map(String::as_str),
+                ),
+                ..base.clone()
+            })
+            .collect();
+        let from = match source {
+            RestoreSource::Document(document) => document.read_from().unwrap_or("a document"),
+            RestoreSource::RecoveryRecord => "the recovery record",
+        };
+        entries.push(AuditEntry {
+            before: store_words(
+                restored.previous_identity.as_deref(),
+                restored.previous_version,
+            ),
+            after: format!(
+                "{} restored from {from}: {} added, {} changed, {} removed, {} segment(s) changed",
+                store_words(Some(identity), restored.version),
+                restored.added.len(),
+                restored.changed.len(),
+                restored.removed.len(),
+                restored.segments.len()
+            ),
+            ..base
+        });
+        entries
     }
 
     /// Checks the document of `source` against `flags.toml` and compares it with `current`.
@@ -490,35 +638,64 @@ impl RedisStore {
             .map_err(|error| redis_error(&self.server, &error))
     }
 
-    /// Runs `write` (commands whose results are ignored, but for at most one count) with the
-    /// identity, the version's increment and the announcement, in one transaction, unless
-    /// the store awaits a restore. With `only_if_field`, writes nothing when the overrides
-    /// hash has no such field (nothing to remove: no version, no announcement).
-    fn commit(
-        &mut self,
-        only_if_field: Option<&str>,
-        write: impl Fn(&mut redis::Pipeline),
-    ) -> Result<Committed, StoreError> {
+    /// Writes `change` with the identity, the version's increment, its audit log entry and
+    /// the announcement, in one transaction, unless the store awaits a restore. Removing an
+    /// override the store does not hold writes nothing (no version, no entry, no
+    /// announcement).
+    ///
+    /// The version is `WATCH`ed with the recovery record: every write counts it, so no other
+    /// write lands between reading the value before and this transaction, and the log's
+    /// "before" is exact.
+    fn commit(&mut self, change: Change<'_>) -> Result<Committed, StoreError> {
         let recovery = self.keys.recovery();
+        let version_key = self.keys.version();
+        let overrides = self.keys.overrides();
         for _ in 0..ATTEMPTS {
-            self.watch(&[recovery.as_str()])?;
-            let (record, exists, version): (Option<String>, bool, Option<u64>) = redis::pipe()
-                .get(&recovery)
-                .hexists(self.keys.overrides(), only_if_field.unwrap_or(""))
-                .get(self.keys.version())
-                .query(&mut self.connection)
-                .map_err(|error| self.unwatched(&error))?;
+            self.watch(&[recovery.as_str(), version_key.as_str()])?;
+            let mut read = redis::pipe();
+            read.get(&recovery).get(&version_key);
+            match &change {
+                Change::Entry { flag, .. } | Change::Unset { flag } => {
+                    read.hget(&overrides, *flag);
+                }
+                Change::Member { segment, key, .. } => {
+                    read.sismember(self.keys.segment_added(segment), *key)
+                        .sismember(self.keys.segment_removed(segment), *key);
+                }
+            }
+            let (record, version, held): (Option<String>, Option<u64>, redis::Value) = {
+                let mut values: Vec<redis::Value> = read
+                    .query(&mut self.connection)
+                    .map_err(|error| self.unwatched(&error))?;
+                let held = if values.len() > 3 {
+                    redis::Value::Array(values.split_off(2))
+                } else {
+                    values.pop().unwrap_or(redis::Value::Nil)
+                };
+                let mut values = values.into_iter();
+                let mut next = || values.next().unwrap_or(redis::Value::Nil);
+                let record = Option::<String>::from_redis_value(next())
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                let version = Option::<u64>::from_redis_value(next())
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                (record, version, held)
+            };
             if let Some(record) = record {
                 self.unwatch();
                 return Err(self.awaiting_restore(&record));
             }
-            if only_if_field.is_some() && !exists {
-                self.unwatch();
-                return Ok(Committed {
-                    count: 0,
-                    version: version.unwrap_or(0),
-                });
-            }
+            let version = version.unwrap_or(0);
+            let entry = match self.audit_entry(&change, held, version + 1) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => {
+                    self.unwatch();
+                    return Ok(Committed { count: 0, version });
+                }
+                Err(error) => {
+                    self.unwatch();
+                    return Err(error);
+                }
+            };
             let mut pipe = redis::pipe();
             // The first write gives the store its identity; every write reads it back.
             pipe.atomic()
@@ -527,18 +704,99 @@ impl RedisStore {
                 .arg(fresh_identity())
                 .arg("NX")
                 .ignore();
-            write(&mut pipe);
-            pipe.incr(self.keys.version(), 1u64).get(self.keys.epoch());
+            match &change {
+                Change::Entry { flag, text } => {
+                    pipe.hset(&overrides, *flag, *text).ignore();
+                }
+                Change::Unset { flag } => {
+                    pipe.hdel(&overrides, *flag);
+                }
+                Change::Member { segment, key, add } => {
+                    let (added, removed) = (
+                        self.keys.segment_added(segment),
+                        self.keys.segment_removed(segment),
+                    );
+                    let (to, from) = if *add {
+                        (added, removed)
+                    } else {
+                        (removed, added)
+                    };
+                    pipe.sadd(to, *key).ignore().srem(from, *key).ignore();
+                }
+            }
+            pipe.incr(&version_key, 1u64).get(self.keys.epoch());
+            entry.add_to(&mut pipe, &self.keys);
             // The announcement carries nothing a reader needs: it re-reads everything.
             pipe.publish(self.keys.channel(), "changed").ignore();
             let results: Option<Vec<redis::Value>> = pipe
                 .query(&mut self.connection)
                 .map_err(|error| redis_error(&self.server, &error))?;
-            // A recovery record written since the WATCH: try again, to refuse.
+            // Another write, or a recovery record, since the WATCH: try again.
             let Some(results) = results else { continue };
             return self.committed(results);
         }
         Err(self.kept_changing())
+    }
+
+    /// The audit log entry of `change`, from what the store `held` before it (the override's
+    /// text, or the key's membership of the two sets); `None` for a removal of nothing.
+    fn audit_entry(
+        &self,
+        change: &Change<'_>,
+        held: redis::Value,
+        version: u64,
+    ) -> Result<Option<AuditEntry>, StoreError> {
+        let mut entry = AuditEntry {
+            environment: self.keys.environment().to_owned(),
+            actor: self.actor.name.clone(),
+            via: self.actor.via.clone(),
+            version,
+            ..AuditEntry::default()
+        };
+        match change {
+            Change::Entry { flag, .. } | Change::Unset { flag } => {
+                let before = Option::<String>::from_redis_value(held)
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                let after = match change {
+                    Change::Entry { text, .. } => Some(*text),
+                    _ => None,
+                };
+                if before.is_none() && after.is_none() {
+                    return Ok(None);
+                }
+                entry.action = if after.is_some() { "set" } else { "unset" }.to_owned();
+                entry.flag = Some((*flag).to_owned());
+                entry.before =
+                    describe_override(&self.catalog, self.environment, flag, before.as_deref());
+                entry.after = describe_override(&self.catalog, self.environment, flag, after);
+            }
+            Change::Member { segment, key, add } => {
+                let (added, removed) = <(bool, bool)>::from_redis_value(held)
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                let listed = self
+                    .catalog
+                    .segment(segment)
+                    .is_some_and(|(_, declared)| declared.keys.iter().any(|k| k == key));
+                entry.action = if *add {
+                    "segment add"
+                } else {
+                    "segment remove"
+                }
+                .to_owned();
+                entry.segment = Some((*segment).to_owned());
+                entry.key = Some((*key).to_owned());
+                entry.before = describe_member(added, removed, listed);
+                entry.after = describe_member(*add, !*add, listed);
+            }
+        }
+        Ok(Some(entry))
+    }
+
+    fn unexpected(&self, what: String) -> StoreError {
+        StoreError::Redis {
+            server: self.server.clone(),
+            message: format!("unexpected answer: {what}"),
+        }
     }
 
     /// The count, version and identity a write transaction answered.
@@ -624,6 +882,14 @@ impl RedisStore {
             .flags()
             .get(index)
             .map_or_else(String::new, |flag| flag.key().to_owned())
+    }
+}
+
+/// A store's identity and version in words, for the audit log.
+fn store_words(identity: Option<&str>, version: u64) -> String {
+    match identity {
+        Some(identity) => format!("store {identity} at version {version}"),
+        None => format!("store without identity at version {version}"),
     }
 }
 
