@@ -457,10 +457,16 @@ fn source_lints(project: &Project, catalog: &Catalog, report: &mut Report) {
             files.join(", ")
         ));
     }
+    let markers: Vec<String> = catalog
+        .flags()
+        .iter()
+        .filter_map(scan::marker_name)
+        .collect();
     let candidates: Vec<&str> = catalog
         .flags()
         .iter()
         .flat_map(|f| [f.accessor(), f.key()])
+        .chain(markers.iter().map(String::as_str))
         .collect();
     let mut used = BTreeSet::new();
     for reference in &scan.references {

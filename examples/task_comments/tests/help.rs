@@ -39,7 +39,10 @@ fn help_lists_every_variable_and_exits() {
             "FLAGS_<FLAG>",
             "RUST_LOG",
         ] {
-            assert!(help.contains(&format!("\n  {variable} ")), "{variable}:\n{help}");
+            assert!(
+                help.contains(&format!("\n  {variable} ")),
+                "{variable}:\n{help}"
+            );
         }
         assert!(help.starts_with("task_comments: "), "{help}");
         assert!(!help.contains("listening"), "{help}");
