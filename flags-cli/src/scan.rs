@@ -137,6 +137,8 @@ pub(crate) struct Unreadable {
 pub(crate) struct Scan {
     /// The files read, in path order: the path as shown, and the text.
     pub(crate) files: Vec<SourceFile>,
+    /// The path of each of [`Scan::files`].
+    pub(crate) paths: Vec<PathBuf>,
     /// Every reference to a flag.
     pub(crate) references: Vec<Reference>,
     /// Every gated fn.
@@ -275,27 +277,40 @@ pub(crate) fn scan(dir: &Path, flags_toml: &Path) -> Scan {
             rust_files(&root, &mut paths, &mut scan);
         }
     }
-    let shown = |path: &Path| {
-        let path = path.strip_prefix(".").unwrap_or(path);
-        path.display().to_string()
-    };
+    let mut sources = Vec::new();
+    for path in paths {
+        match flags_model::file::read_text(&path) {
+            Ok(text) => sources.push((path, text)),
+            Err(error) => scan.unreadable.push(Unreadable {
+                path: shown(&path),
+                position: None,
+                text: None,
+                message: error.to_string(),
+            }),
+        }
+    }
+    scan_sources(scan, dir, flags_toml, sources)
+}
+
+/// A path as shown in messages: without a leading `./`.
+fn shown(path: &Path) -> String {
+    let path = path.strip_prefix(".").unwrap_or(path);
+    path.display().to_string()
+}
+
+/// Scans sources already read, `(path, text)` in path order: those [`scan`] read, or the
+/// text a rewrite would give them.
+pub(crate) fn scan_sources(
+    mut scan: Scan,
+    dir: &Path,
+    flags_toml: &Path,
+    sources: Vec<(PathBuf, String)>,
+) -> Scan {
     let ours = std::fs::canonicalize(flags_toml).ok();
     let mut parsed = Vec::new();
     let mut types = BTreeSet::from([DEFAULT_TYPE.to_owned()]);
-    for path in paths {
+    for (path, text) in sources {
         let name = shown(&path);
-        let text = match flags_model::file::read_text(&path) {
-            Ok(text) => text,
-            Err(error) => {
-                scan.unreadable.push(Unreadable {
-                    path: name,
-                    position: None,
-                    text: None,
-                    message: error.to_string(),
-                });
-                continue;
-            }
-        };
         let file = match syn::parse_file(&text) {
             Ok(file) => file,
             Err(error) => {
@@ -332,6 +347,7 @@ pub(crate) fn scan(dir: &Path, flags_toml: &Path) -> Scan {
             .and_then(|relative| relative.components().next())
             .is_some_and(|first| TEST_DIRS.iter().any(|t| first.as_os_str() == *t));
         scan.files.push(SourceFile::new(name, text));
+        scan.paths.push(path);
         parsed.push((scan.files.len() - 1, file, test));
     }
     for (index, file, test) in &parsed {
