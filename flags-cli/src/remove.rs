@@ -344,7 +344,7 @@ fn report(
     );
     section(
         Kind::Mention,
-        &paint.strong("names it in a string (look at them):"),
+        &paint.strong("names it in a string or a comment (look at them):"),
         &mut lines,
     );
     section(
@@ -437,7 +437,7 @@ fn still_named(
     told.extend(left);
 }
 
-/// Lines with a string literal that is the flag's key or accessor.
+/// Lines with a string literal or a doc comment that names the flag's key or accessor.
 fn string_mentions(text: &str, retired: &Retired) -> Vec<usize> {
     fn walk(tokens: TokenStream, wanted: &[String], lines: &mut Vec<usize>) {
         let tokens: Vec<TokenTree> = tokens.into_iter().collect();
@@ -450,17 +450,17 @@ fn string_mentions(text: &str, retired: &Retired) -> Vec<usize> {
             match token {
                 TokenTree::Group(_) if disabled => {}
                 TokenTree::Group(group) => walk(group.stream(), wanted, lines),
-                TokenTree::Literal(literal) if wanted.contains(&literal.to_string()) => {
+                TokenTree::Literal(literal)
+                    if wanted.iter().any(|w| names(&literal.to_string(), w)) =>
+                {
                     lines.push(literal.span().start().line);
                 }
                 _ => {}
             }
         }
     }
-    let wanted = [
-        format!("{:?}", retired.key),
-        format!("{:?}", retired.accessor),
-    ];
+    // Doc comments are literals too, once lexed.
+    let wanted = [retired.key.clone(), retired.accessor.clone()];
     let base = parsed_start(text);
     let skipped = text[..base].matches('\n').count();
     let mut lines = Vec::new();
@@ -469,6 +469,13 @@ fn string_mentions(text: &str, retired: &Retired) -> Vec<usize> {
     }
     lines.iter_mut().for_each(|line| *line += skipped);
     lines
+}
+
+/// Whether `text` holds `name` whole (not inside a longer name).
+fn names(text: &str, name: &str) -> bool {
+    let part = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(name)
+        .any(|(at, _)| !text[..at].ends_with(part) && !text[at + name.len()..].starts_with(part))
 }
 
 /// Whether `text` names the flag at all (for files that cannot be parsed).

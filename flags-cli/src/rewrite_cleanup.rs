@@ -39,7 +39,8 @@ pub(crate) fn tidy(old: &[&str], new: &mut [String]) -> Vec<Vec<String>> {
             let was = before[file].get(name).copied().unwrap_or(0);
             counts[file].get(name).copied().unwrap_or(0) < was
         };
-        let total = |name: &str| -> usize { counts.iter().filter_map(|c| c.get(name)).sum() };
+        let round: Vec<String> = new.to_vec();
+        let total = |name: &str| -> usize { round.iter().map(|text| uses(text, name)).sum() };
         let mut changed = false;
         for file in 0..new.len() {
             let text = new[file].clone();
@@ -53,16 +54,17 @@ pub(crate) fn tidy(old: &[&str], new: &mut [String]) -> Vec<Vec<String>> {
                 ..Items::default()
             };
             finder.visit_file(&parsed);
-            // Names used outside `use` items.
+            // Names the code uses outside `use` items; comments do not count: rustc does
+            // not count them either.
+            let code = identifiers(&text[base..]);
             let mut in_uses: HashMap<String, usize> = HashMap::new();
             for item in &finder.uses {
-                let range = edits.range(*item);
-                for (word, n) in words(&text[range]) {
-                    *in_uses.entry(word.to_owned()).or_default() += n;
+                for (word, n) in identifiers(&text[edits.range(*item)]) {
+                    *in_uses.entry(word).or_default() += n;
                 }
             }
             let unused = |name: &str| {
-                let all = counts[file].get(name).copied().unwrap_or(0);
+                let all = code.get(name).copied().unwrap_or(0);
                 fewer(file, name) && all <= in_uses.get(name).copied().unwrap_or(0)
             };
             for item in &finder.uses {
@@ -106,7 +108,9 @@ pub(crate) fn tidy(old: &[&str], new: &mut [String]) -> Vec<Vec<String>> {
             for function in &finder.fns {
                 let name = function.sig.ident.unraw().to_string();
                 let anyone_fewer = (0..new.len()).any(|f| fewer(f, &name));
-                if anyone_fewer && total(&name) == 1 && name != "main" {
+                // Its name in its own text (the signature, `axum::serve` in its body) is no use.
+                let own = uses(&text[edits.range(*function)], &name);
+                if anyone_fewer && total(&name) <= own && name != "main" {
                     let lines = edits.whole_lines(edits.range(*function));
                     if edits.remove(lines) {
                         removed[file].push(name);
@@ -189,6 +193,17 @@ struct Items<'ast> {
     base: usize,
 }
 
+impl<'ast> Items<'ast> {
+    /// A fn's signature, with the range from it to the end of the body (attributes and docs
+    /// left out: they may name a parameter without using it).
+    fn signature(&mut self, sig: &'ast Signature, block: &'ast syn::Block) {
+        let start = syn::spanned::Spanned::span(sig).byte_range().start;
+        let end = syn::spanned::Spanned::span(block).byte_range().end;
+        self.signatures
+            .push((sig, self.base + start..self.base + end));
+    }
+}
+
 impl<'ast> Visit<'ast> for Items<'ast> {
     fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
         for member in &item.items {
@@ -202,9 +217,7 @@ impl<'ast> Visit<'ast> for Items<'ast> {
     }
 
     fn visit_impl_item_fn(&mut self, item: &'ast ImplItemFn) {
-        let range = syn::spanned::Spanned::span(item).byte_range();
-        self.signatures
-            .push((&item.sig, self.base + range.start..self.base + range.end));
+        self.signature(&item.sig, &item.block);
     }
 
     fn visit_item(&mut self, item: &'ast Item) {
@@ -212,11 +225,7 @@ impl<'ast> Visit<'ast> for Items<'ast> {
             Item::Use(item) => self.uses.push(item),
             Item::Impl(_) => visit::visit_item(self, item),
             Item::Fn(function) => {
-                let range = syn::spanned::Spanned::span(function).byte_range();
-                self.signatures.push((
-                    &function.sig,
-                    self.base + range.start..self.base + range.end,
-                ));
+                self.signature(&function.sig, &function.block);
                 if plain(&function.attrs) && matches!(function.vis, Visibility::Inherited) {
                     self.fns.push(function);
                 }
@@ -245,6 +254,59 @@ fn plain(attrs: &[syn::Attribute]) -> bool {
             .get_ident()
             .is_some_and(|name| PLAIN_ATTRIBUTES.iter().any(|p| name == p))
     })
+}
+
+/// How often `name` occurs in `text` as a word, but for paths into other modules
+/// (`axum::serve` is not a use of a local `serve`; `self::serve` and `super::serve` are).
+fn uses(text: &str, name: &str) -> usize {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(name)
+        .filter(|(at, _)| {
+            let before = &text[..*at];
+            let after = &text[at + name.len()..];
+            if before.ends_with(word) || after.starts_with(word) {
+                return false;
+            }
+            match before.strip_suffix("::") {
+                Some(path) => {
+                    let owner = path.rsplit(|c: char| !word(c)).next().unwrap_or("");
+                    matches!(owner, "self" | "super" | "crate" | "Self" | "")
+                }
+                None => true,
+            }
+        })
+        .count()
+}
+
+/// How often each identifier occurs in the code of `text` (comments left out; strings too,
+/// but for the names a format string uses, `{name}`).
+fn identifiers(text: &str) -> HashMap<String, usize> {
+    fn walk(tokens: proc_macro2::TokenStream, counts: &mut HashMap<String, usize>) {
+        for token in tokens {
+            match token {
+                proc_macro2::TokenTree::Ident(ident) => {
+                    *counts.entry(ident.unraw().to_string()).or_default() += 1;
+                }
+                proc_macro2::TokenTree::Group(group) => walk(group.stream(), counts),
+                proc_macro2::TokenTree::Literal(literal) => {
+                    let text = literal.to_string();
+                    if text.starts_with('"') {
+                        for (word, n) in words(&text) {
+                            if text.contains(&format!("{{{word}")) {
+                                *counts.entry(word.to_owned()).or_default() += n;
+                            }
+                        }
+                    }
+                }
+                proc_macro2::TokenTree::Punct(_) => {}
+            }
+        }
+    }
+    let mut counts = HashMap::new();
+    if let Ok(tokens) = text.parse() {
+        walk(tokens, &mut counts);
+    }
+    counts
 }
 
 /// How often each word (identifier-like run) occurs in `text`, comments and strings too,
