@@ -70,6 +70,7 @@ enum Kind {
     Mention,
 }
 
+/// Runs `flags remove`.
 pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure> {
     let project = Project::open(file)?;
     let catalog = project.catalog()?;
@@ -430,7 +431,7 @@ fn still_named(
                 kind: Kind::Mention,
                 file: file.name().to_owned(),
                 line,
-                message: format!("{}", file.line_text(line).trim()),
+                message: file.line_text(line).trim().to_owned(),
             });
         }
     }

@@ -30,6 +30,7 @@ pub(crate) struct Retired {
     pub(crate) marker: Option<String>,
     /// A variant flag's enum, and the identifiers of its variants.
     pub(crate) enum_name: Option<String>,
+    /// The identifiers of a variant flag's variants (`Express`).
     pub(crate) variants: Vec<String>,
     /// The value every check now has.
     pub(crate) kept: Kept,
@@ -43,15 +44,16 @@ pub(crate) struct Retired {
 /// A value a flag keeps, as code can write it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Kept {
+    /// A bool flag's.
     Bool(bool),
+    /// An integer flag's.
     Int(i64),
+    /// A float flag's.
     Float(f64),
+    /// A string flag's.
     Str(String),
     /// A variant: its identifier (`Express`) and its name in flags.toml (`express`).
-    Variant {
-        ident: String,
-        name: String,
-    },
+    Variant { ident: String, name: String },
 }
 
 impl Kept {
@@ -123,15 +125,20 @@ pub(crate) enum NoteKind {
 /// A place to tell about, by byte offset in the original text.
 #[derive(Clone, Debug)]
 pub(crate) struct Note {
+    /// Where, in the text before the rewrite.
     pub(crate) offset: usize,
+    /// What it needs.
     pub(crate) kind: NoteKind,
+    /// What happened, or what to do.
     pub(crate) message: String,
 }
 
 /// A file rewritten: its new text (the same when nothing changed) and what to tell.
 #[derive(Debug)]
 pub(crate) struct Rewrite {
+    /// The new text.
     pub(crate) text: String,
+    /// The places to tell about.
     pub(crate) notes: Vec<Note>,
 }
 
@@ -1553,6 +1560,7 @@ pub(crate) fn use_names(tree: &syn::UseTree) -> Vec<String> {
     }
 }
 
+/// The last segment of a path: `feature_gate` of `flags::feature_gate`.
 pub(crate) fn last_segment(path: &syn::Path) -> Option<String> {
     path.segments.last().map(|s| s.ident.to_string())
 }

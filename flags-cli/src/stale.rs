@@ -94,6 +94,7 @@ struct Finding<'c> {
     keep_why: String,
 }
 
+/// Runs `flags stale`.
 pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure> {
     let project = Project::open(file)?;
     let catalog = project.catalog()?;
