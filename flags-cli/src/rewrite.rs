@@ -18,6 +18,7 @@ use syn::{
 };
 
 use crate::rewrite_text::Edits;
+use crate::scan::{self, last_segment, strip_parens};
 
 /// The flag being retired, and the value it keeps.
 #[derive(Debug)]
@@ -273,26 +274,12 @@ impl Rewriter<'_, '_> {
         }
     }
 
-    /// `Flags::member` of the generated type.
     fn flags_member<'p>(&self, path: &'p syn::Path) -> Option<&'p Ident> {
-        let segments: Vec<_> = path.segments.iter().collect();
-        match segments[..] {
-            [.., owner, member] if self.flag.types.contains(&owner.ident.to_string()) => {
-                Some(&member.ident)
-            }
-            _ => None,
-        }
+        scan::flags_member(&self.flag.types, path)
     }
 
-    /// `Flags::method()`.
     fn is_flags_call(&self, expr: &Expr, method: &str) -> bool {
-        let Expr::Call(call) = strip_parens(expr) else {
-            return false;
-        };
-        let Expr::Path(path) = &*call.func else {
-            return false;
-        };
-        self.flags_member(&path.path).is_some_and(|m| m == method)
+        scan::is_flags_call(&self.flag.types, expr, method)
     }
 
     /// `Flags::x(..)` or `Flags::x_for(..)`, with the name of the method.
@@ -1557,21 +1544,6 @@ pub(crate) fn use_names(tree: &syn::UseTree) -> Vec<String> {
         syn::UseTree::Rename(rename) => vec![rename.rename.unraw().to_string()],
         syn::UseTree::Glob(_) => Vec::new(),
         syn::UseTree::Group(group) => group.items.iter().flat_map(use_names).collect(),
-    }
-}
-
-/// The last segment of a path: `feature_gate` of `flags::feature_gate`.
-pub(crate) fn last_segment(path: &syn::Path) -> Option<String> {
-    path.segments.last().map(|s| s.ident.to_string())
-}
-
-fn strip_parens(mut expr: &Expr) -> &Expr {
-    loop {
-        match expr {
-            Expr::Paren(inner) => expr = &inner.expr,
-            Expr::Group(inner) => expr = &inner.expr,
-            _ => return expr,
-        }
     }
 }
 

@@ -262,8 +262,8 @@ mod tests {
     fn edits_splice_and_take_in_the_edits_inside_them() {
         let text = "fn f() { a(); b(); }";
         let mut edits = Edits::new(text, 0);
-        assert!(edits.replace(9..13, "x()"));
-        assert!(edits.replace(14..18, "y()"));
+        assert!(edits.replace(9..12, "x()"));
+        assert!(edits.replace(14..17, "y()"));
         assert_eq!(edits.apply(), "fn f() { x(); y(); }");
         assert_eq!(edits.render(7..20), "{ x(); y(); }");
         assert!(!edits.replace(10..15, "z"), "crosses an edit");

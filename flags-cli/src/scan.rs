@@ -483,26 +483,12 @@ impl Visitor<'_> {
         });
     }
 
-    /// `Flags::x` (or `crate::Flags::x`): the `x` segment.
     fn flags_member<'p>(&self, path: &'p syn::Path) -> Option<&'p Ident> {
-        let segments: Vec<_> = path.segments.iter().collect();
-        match segments[..] {
-            [.., owner, member] if self.types.contains(&owner.ident.to_string()) => {
-                Some(&member.ident)
-            }
-            _ => None,
-        }
+        flags_member(self.types, path)
     }
 
-    /// `Flags::name()` for one of the generated type's own methods (`stub`, `runtime`...).
     fn is_flags_call(&self, expr: &Expr, method: &str) -> bool {
-        let Expr::Call(call) = strip_parens(expr) else {
-            return false;
-        };
-        let Expr::Path(path) = &*call.func else {
-            return false;
-        };
-        self.flags_member(&path.path).is_some_and(|m| m == method)
+        is_flags_call(self.types, expr, method)
     }
 
     /// What a method call on `receiver` reaches: a stub, each or snapshot builder.
@@ -805,11 +791,33 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
     }
 }
 
-fn last_segment(path: &syn::Path) -> Option<String> {
+/// `Flags::x` (or `crate::Flags::x`), `Flags` being one of `types`: the `x` segment.
+pub(crate) fn flags_member<'p>(types: &BTreeSet<String>, path: &'p syn::Path) -> Option<&'p Ident> {
+    let segments: Vec<_> = path.segments.iter().collect();
+    match segments[..] {
+        [.., owner, member] if types.contains(&owner.ident.to_string()) => Some(&member.ident),
+        _ => None,
+    }
+}
+
+/// `Flags::name()` for one of the generated type's own methods (`stub`, `runtime`...).
+pub(crate) fn is_flags_call(types: &BTreeSet<String>, expr: &Expr, method: &str) -> bool {
+    let Expr::Call(call) = strip_parens(expr) else {
+        return false;
+    };
+    let Expr::Path(path) = &*call.func else {
+        return false;
+    };
+    flags_member(types, &path.path).is_some_and(|m| m == method)
+}
+
+/// The last segment of a path: `feature_gate` of `flags::feature_gate`.
+pub(crate) fn last_segment(path: &syn::Path) -> Option<String> {
     path.segments.last().map(|s| s.ident.to_string())
 }
 
-fn strip_parens(mut expr: &Expr) -> &Expr {
+/// `expr` without the parentheses (and invisible groups) around it.
+pub(crate) fn strip_parens(mut expr: &Expr) -> &Expr {
     loop {
         match expr {
             Expr::Paren(inner) => expr = &inner.expr,
