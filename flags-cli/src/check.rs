@@ -340,19 +340,30 @@ impl Report {
 
 /// The lints that need only flags.toml: naming, ownership, expiry.
 fn catalog_lints(catalog: &Catalog, today: Date) -> Vec<(Lint, Diagnostic)> {
-    let suffix = catalog.lints().bool_suffix();
+    let lints = catalog.lints();
+    let suffix = lints.bool_suffix();
+    let patterns: Vec<String> = lints
+        .bool_patterns()
+        .iter()
+        .map(|p| format!("`{}`", p.as_str()))
+        .collect();
     let mut found = Vec::new();
     for flag in catalog.flags() {
         let key = flag.key();
-        if *flag.flag_type() == FlagType::Bool && !flag.accessor().ends_with(suffix) {
+        if *flag.flag_type() == FlagType::Bool && !lints.follows_bool_naming(key, flag.accessor()) {
+            let like = if patterns.is_empty() {
+                String::new()
+            } else {
+                format!(" and does not match {}", patterns.join(" or "))
+            };
             found.push((
                 Lint::BoolNaming,
                 Diagnostic::new(
-                    format!("bool flag `{key}` is not named `*{suffix}`"),
+                    format!("bool flag `{key}` is not named `*{suffix}`{like}"),
                     flag.span(),
                 )
                 .with_help(format!(
-                    "rename it, e.g. `{}{suffix}`; or change the convention in [lints]: bool_suffix = \"...\", bool_naming = \"allow\"",
+                    "rename it, e.g. `{}{suffix}`; or change the convention in [lints]: bool_suffix = \"...\", bool_patterns = ['...'], bool_naming = \"allow\"",
                     flag.accessor()
                 )),
             ));
@@ -446,10 +457,16 @@ fn source_lints(project: &Project, catalog: &Catalog, report: &mut Report) {
             files.join(", ")
         ));
     }
+    let markers: Vec<String> = catalog
+        .flags()
+        .iter()
+        .filter_map(scan::marker_name)
+        .collect();
     let candidates: Vec<&str> = catalog
         .flags()
         .iter()
         .flat_map(|f| [f.accessor(), f.key()])
+        .chain(markers.iter().map(String::as_str))
         .collect();
     let mut used = BTreeSet::new();
     for reference in &scan.references {

@@ -12,8 +12,13 @@ mod output;
 mod overrides;
 mod project;
 mod refs;
+mod remove;
+mod rewrite;
+mod rewrite_cleanup;
+mod rewrite_text;
 mod scan;
 mod serve;
+mod stale;
 mod store;
 mod store_admin;
 
@@ -51,6 +56,11 @@ enum Command {
     Unset(overrides::UnsetArgs),
     /// Every reference to a flag in the code: the checklist for removing it.
     Refs(refs::Args),
+    /// Retires a flag: rewrites the code as if it always had one value, then removes it
+    /// from flags.toml and the overrides file.
+    Remove(remove::Args),
+    /// The flags to remove (past their expiry date), each with the command that removes it.
+    Stale(stale::Args),
     /// Adds and removes segment members in the Redis store, and lists a segment's keys.
     Segment(store::SegmentArgs),
     /// Exports, restores and resets the Redis store (after it came back empty, say).
@@ -84,6 +94,8 @@ fn main() -> ExitCode {
         Command::Set(args) => overrides::set(cli.file.as_deref(), args),
         Command::Unset(args) => overrides::unset(cli.file.as_deref(), args),
         Command::Refs(args) => refs::run(cli.file.as_deref(), args),
+        Command::Remove(args) => remove::run(cli.file.as_deref(), args),
+        Command::Stale(args) => stale::run(cli.file.as_deref(), args),
         Command::Segment(args) => store::segment(cli.file.as_deref(), args),
         Command::Store(args) => store_admin::run(cli.file.as_deref(), args),
         Command::Serve(args) => serve::run(cli.file.as_deref(), args),

@@ -296,7 +296,7 @@ fn environment_key<'a>(
 }
 
 /// The file's text, or `None` when there is no file yet.
-fn read_existing(path: &Path) -> Result<Option<String>, Failure> {
+pub(crate) fn read_existing(path: &Path) -> Result<Option<String>, Failure> {
     match flags_model::file::read_text(path) {
         Ok(text) => Ok(Some(text)),
         Err(error) if error.is_not_found() => Ok(None),
@@ -305,7 +305,11 @@ fn read_existing(path: &Path) -> Result<Option<String>, Failure> {
 }
 
 /// The file as an editable document; a file that is not TOML is refused with its line.
-fn parse_document(catalog: &Catalog, path: &Path, text: &str) -> Result<DocumentMut, Failure> {
+pub(crate) fn parse_document(
+    catalog: &Catalog,
+    path: &Path,
+    text: &str,
+) -> Result<DocumentMut, Failure> {
     text.parse::<DocumentMut>().map_err(|error| {
         // The model's reader says where, with the line, like every other message.
         match parse_overrides(catalog, &SourceFile::new(path.display().to_string(), text)) {
@@ -317,7 +321,10 @@ fn parse_document(catalog: &Catalog, path: &Path, text: &str) -> Result<Document
 
 /// The `[flags]` table, created (implicit, so no empty `[flags]` header is written) when
 /// missing.
-fn flags_table<'d>(document: &'d mut DocumentMut, path: &Path) -> Result<&'d mut Table, Failure> {
+pub(crate) fn flags_table<'d>(
+    document: &'d mut DocumentMut,
+    path: &Path,
+) -> Result<&'d mut Table, Failure> {
     let flags = document.entry("flags").or_insert_with(|| {
         let mut table = Table::new();
         table.set_implicit(true);
@@ -332,7 +339,7 @@ fn flags_table<'d>(document: &'d mut DocumentMut, path: &Path) -> Result<&'d mut
 }
 
 /// The key under which the file already overrides flag `index` (by key or by accessor).
-fn table_key(catalog: &Catalog, flags: &Table, index: usize) -> Option<String> {
+pub(crate) fn table_key(catalog: &Catalog, flags: &Table, index: usize) -> Option<String> {
     flags
         .iter()
         .map(|(key, _)| key)
@@ -361,7 +368,7 @@ fn put_value(table: &mut dyn TableLike, key: &str, value: &Value) {
 }
 
 /// Checks the new text as the runtime will read it; on any problem nothing is written.
-fn validate(
+pub(crate) fn validate(
     catalog: &Catalog,
     path: &Path,
     text: &str,
@@ -382,7 +389,7 @@ fn refused_file(path: &Path, text: &str, diagnostics: &[flags_model::Diagnostic]
 
 /// Replaces the file whole: a temporary file in the same directory, synced, then renamed
 /// over it, so that a reader sees the old file or the new one, never half of one.
-fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
+pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
     let broken = |what: &str, error: std::io::Error| {
         Failure::Broken(format!("cannot {what} {}: {error}", path.display()))
     };

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use flags_model::{SourceFile, parse_overrides};
+use flags_model::{SourceFile, naming, parse_overrides};
 use serde_json::json;
 
 use crate::output::{Format, Paint, print_json};
@@ -15,7 +15,7 @@ use crate::{EXIT_PROBLEMS, Failure};
 /// Options of `flags refs`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The flag: its key or accessor name (also one no longer in flags.toml).
+    /// The flag: its key, accessor name or marker type (also one no longer in flags.toml).
     name: String,
     #[command(flatten)]
     file: OverridesOption,
@@ -50,11 +50,13 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
     let project = Project::open(file)?;
     // An invalid flags.toml still lists the flags it could read: removal is often mid-edit.
     let catalog = project.parse().catalog;
-    let flag = catalog.find(&args.name);
+    let flag = scan::find_any(&catalog, &args.name);
     let scan = scan::scan(&project.dir, &project.path);
+    // Every spelling counts: key, accessor and marker type, by the flag they resolve to, or
+    // compared by their words when flags.toml no longer declares the flag.
     let matches = |reference: &Reference| match flag {
         Some((index, _)) => reference.resolve(&catalog).is_some_and(|(i, _)| i == index),
-        None => reference.flag_name() == args.name,
+        None => reference.spells(&args.name),
     };
     let mut places: Vec<Place> = scan
         .references
@@ -91,10 +93,16 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
         }
     }
     let key = flag.map_or(args.name.as_str(), |(_, f)| f.key());
+    let suggestion = if places.is_empty() {
+        suggest(&catalog, &scan, &args.name)
+    } else {
+        None
+    };
     if let Format::Json = args.format {
         print_json(&json!({
             "flag": key,
             "declared": flag.is_some(),
+            "suggestion": suggestion,
             "references": places.iter().map(|p| json!({
                 "file": p.file,
                 "line": p.line,
@@ -126,13 +134,32 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
     if places.is_empty() {
         if args.format == Format::Text {
             eprintln!(
-                "{}: no flag `{}` in {} and no reference to it in the code",
+                "{}: no flag `{}` in {} and no reference to it in the code{}",
                 Paint::stderr().error("error"),
                 args.name,
-                project.file.name()
+                project.file.name(),
+                suggestion.map_or(String::new(), |s| format!("; did you mean `{s}`?"))
             );
         }
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The name closest to an unknown `name`: among the flags of flags.toml (each key, accessor
+/// and marker type) and the flags the code names.
+fn suggest(catalog: &flags_model::Catalog, scan: &scan::Scan, name: &str) -> Option<String> {
+    let declared = catalog.flags().iter().flat_map(|flag| {
+        [
+            Some(flag.key().to_owned()),
+            Some(flag.accessor().to_owned()),
+            scan::marker_name(flag),
+        ]
+    });
+    let in_code = scan
+        .references
+        .iter()
+        .map(|r| Some(r.flag_name().to_owned()));
+    let candidates: Vec<String> = declared.chain(in_code).flatten().collect();
+    naming::suggest(name, candidates.iter().map(String::as_str)).map(str::to_owned)
 }

@@ -28,6 +28,9 @@ const DEFAULT_TYPE: &str = "Flags";
 /// Runtime methods that take a flag's name as their first argument.
 const RUNTIME_METHODS: [&str; 4] = ["explain", "trace", "set_override", "clear_override"];
 
+/// How the name of a bool flag's marker type ends: `ProductTasks103CommentsFeature`.
+const MARKER_SUFFIX: &str = "Feature";
+
 /// A place in a scanned file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct At {
@@ -58,6 +61,8 @@ pub(crate) enum Syntax {
     StubAttribute,
     /// `Flags::runtime().explain("x", ..)` and the other runtime methods taking a name.
     Runtime,
+    /// The marker type of a bool flag: `FeatureGate::new::<XFeature>()`, `Enabled<XFeature>`.
+    Marker,
 }
 
 impl Syntax {
@@ -71,6 +76,7 @@ impl Syntax {
             Syntax::Gate => "feature_gate",
             Syntax::StubAttribute => "stub attribute",
             Syntax::Runtime => "runtime call",
+            Syntax::Marker => "marker type",
         }
     }
 }
@@ -131,6 +137,8 @@ pub(crate) struct Unreadable {
 pub(crate) struct Scan {
     /// The files read, in path order: the path as shown, and the text.
     pub(crate) files: Vec<SourceFile>,
+    /// The path of each of [`Scan::files`].
+    pub(crate) paths: Vec<PathBuf>,
     /// Every reference to a flag.
     pub(crate) references: Vec<Reference>,
     /// Every gated fn.
@@ -141,6 +149,8 @@ pub(crate) struct Scan {
     pub(crate) unreadable: Vec<Unreadable>,
     /// Files left out because they declare the flags of another flags.toml: (path, that file).
     pub(crate) other_catalogs: Vec<(String, String)>,
+    /// The names of the generated type: `Flags`, and those `declare!(.., name = ..)` gives.
+    pub(crate) types: BTreeSet<String>,
 }
 
 impl Scan {
@@ -171,16 +181,70 @@ impl Scan {
 impl Reference {
     /// The flag this names.
     pub(crate) fn resolve<'c>(&self, catalog: &'c Catalog) -> Option<(usize, &'c Flag)> {
-        resolve(catalog, &self.name, self.syntax == Syntax::Accessor)
+        match self.syntax {
+            Syntax::Marker => find_by_marker(catalog, &self.name),
+            syntax => resolve(catalog, &self.name, syntax == Syntax::Accessor),
+        }
     }
 
-    /// The flag's name as the reference means it: an accessor without `_for` or `_details`.
+    /// The flag's name as the reference means it: an accessor without `_for` or `_details`,
+    /// a marker type with its `Feature`.
     pub(crate) fn flag_name(&self) -> &str {
         match self.syntax {
             Syntax::Accessor => strip_method_suffix(&self.name).unwrap_or(&self.name),
             _ => &self.name,
         }
     }
+
+    /// Whether this names the flag that `name` spells, however it is spelt (key, accessor or
+    /// marker type), ignoring case and separators: for a flag that flags.toml no longer
+    /// declares, whose spellings cannot be looked up.
+    pub(crate) fn spells(&self, name: &str) -> bool {
+        let ours = match self.syntax {
+            Syntax::Marker => self.name.strip_suffix(MARKER_SUFFIX).unwrap_or(&self.name),
+            _ => self.flag_name(),
+        };
+        let given = [
+            Some(name),
+            name.strip_suffix(MARKER_SUFFIX),
+            strip_method_suffix(name),
+        ];
+        let ours = canonical(ours);
+        given.into_iter().flatten().any(|g| canonical(g) == ours)
+    }
+}
+
+/// A name lowercased, without its separators: `product-TASKS-103-comments`,
+/// `product_tasks_103_comments` and `ProductTasks103Comments` are one.
+fn canonical(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The marker type `declare!` generates for a bool flag: `ProductTasks103CommentsFeature`.
+pub(crate) fn marker_name(flag: &Flag) -> Option<String> {
+    if *flag.flag_type() != flags_model::FlagType::Bool {
+        return None;
+    }
+    let name = naming::type_name(flag.key()).ok()?;
+    Some(format!("{name}{MARKER_SUFFIX}"))
+}
+
+/// The bool flag whose marker type is `name`.
+fn find_by_marker<'c>(catalog: &'c Catalog, name: &str) -> Option<(usize, &'c Flag)> {
+    catalog
+        .flags()
+        .iter()
+        .enumerate()
+        .find(|(_, flag)| marker_name(flag).as_deref() == Some(name))
+}
+
+/// The flag `name` spells: its key, its accessor (also with `_for` or `_details`) or its
+/// marker type.
+pub(crate) fn find_any<'c>(catalog: &'c Catalog, name: &str) -> Option<(usize, &'c Flag)> {
+    resolve(catalog, name, true).or_else(|| find_by_marker(catalog, name))
 }
 
 /// The flag `name` (key or accessor) means; with `accessor`, `x_for` and `x_details` mean `x`.
@@ -213,27 +277,40 @@ pub(crate) fn scan(dir: &Path, flags_toml: &Path) -> Scan {
             rust_files(&root, &mut paths, &mut scan);
         }
     }
-    let shown = |path: &Path| {
-        let path = path.strip_prefix(".").unwrap_or(path);
-        path.display().to_string()
-    };
+    let mut sources = Vec::new();
+    for path in paths {
+        match flags_model::file::read_text(&path) {
+            Ok(text) => sources.push((path, text)),
+            Err(error) => scan.unreadable.push(Unreadable {
+                path: shown(&path),
+                position: None,
+                text: None,
+                message: error.to_string(),
+            }),
+        }
+    }
+    scan_sources(scan, dir, flags_toml, sources)
+}
+
+/// A path as shown in messages: without a leading `./`.
+fn shown(path: &Path) -> String {
+    let path = path.strip_prefix(".").unwrap_or(path);
+    path.display().to_string()
+}
+
+/// Scans sources already read, `(path, text)` in path order: those [`scan`] read, or the
+/// text a rewrite would give them.
+pub(crate) fn scan_sources(
+    mut scan: Scan,
+    dir: &Path,
+    flags_toml: &Path,
+    sources: Vec<(PathBuf, String)>,
+) -> Scan {
     let ours = std::fs::canonicalize(flags_toml).ok();
     let mut parsed = Vec::new();
     let mut types = BTreeSet::from([DEFAULT_TYPE.to_owned()]);
-    for path in paths {
+    for (path, text) in sources {
         let name = shown(&path);
-        let text = match flags_model::file::read_text(&path) {
-            Ok(text) => text,
-            Err(error) => {
-                scan.unreadable.push(Unreadable {
-                    path: name,
-                    position: None,
-                    text: None,
-                    message: error.to_string(),
-                });
-                continue;
-            }
-        };
         let file = match syn::parse_file(&text) {
             Ok(file) => file,
             Err(error) => {
@@ -270,6 +347,7 @@ pub(crate) fn scan(dir: &Path, flags_toml: &Path) -> Scan {
             .and_then(|relative| relative.components().next())
             .is_some_and(|first| TEST_DIRS.iter().any(|t| first.as_os_str() == *t));
         scan.files.push(SourceFile::new(name, text));
+        scan.paths.push(path);
         parsed.push((scan.files.len() - 1, file, test));
     }
     for (index, file, test) in &parsed {
@@ -285,6 +363,7 @@ pub(crate) fn scan(dir: &Path, flags_toml: &Path) -> Scan {
     // The walk meets a chain's last method first; list references in reading order.
     scan.references
         .sort_by_key(|r| (r.at.file, r.at.line, r.at.column));
+    scan.types = types;
     scan
 }
 
@@ -404,26 +483,12 @@ impl Visitor<'_> {
         });
     }
 
-    /// `Flags::x` (or `crate::Flags::x`): the `x` segment.
     fn flags_member<'p>(&self, path: &'p syn::Path) -> Option<&'p Ident> {
-        let segments: Vec<_> = path.segments.iter().collect();
-        match segments[..] {
-            [.., owner, member] if self.types.contains(&owner.ident.to_string()) => {
-                Some(&member.ident)
-            }
-            _ => None,
-        }
+        flags_member(self.types, path)
     }
 
-    /// `Flags::name()` for one of the generated type's own methods (`stub`, `runtime`...).
     fn is_flags_call(&self, expr: &Expr, method: &str) -> bool {
-        let Expr::Call(call) = strip_parens(expr) else {
-            return false;
-        };
-        let Expr::Path(path) = &*call.func else {
-            return false;
-        };
-        self.flags_member(&path.path).is_some_and(|m| m == method)
+        is_flags_call(self.types, expr, method)
     }
 
     /// What a method call on `receiver` reaches: a stub, each or snapshot builder.
@@ -546,6 +611,38 @@ impl Visitor<'_> {
         }
     }
 
+    /// `FeatureGate::new::<XFeature>` and `Enabled<XFeature>`: the marker type named.
+    fn markers(&mut self, path: &syn::Path) {
+        let segments: Vec<_> = path.segments.iter().collect();
+        for (index, segment) in segments.iter().enumerate() {
+            let gate =
+                segment.ident == "new" && index > 0 && segments[index - 1].ident == "FeatureGate";
+            if !(gate || segment.ident == "Enabled") {
+                continue;
+            }
+            let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else {
+                continue;
+            };
+            let Some(syn::GenericArgument::Type(syn::Type::Path(marker))) = arguments.args.first()
+            else {
+                continue;
+            };
+            let Some(last) = marker.path.segments.last() else {
+                continue;
+            };
+            let name = last.ident.unraw().to_string();
+            // A generic parameter (`Enabled<F>`) names no flag.
+            if name.len() > MARKER_SUFFIX.len() && name.ends_with(MARKER_SUFFIX) {
+                let shown = if gate {
+                    format!("FeatureGate::new::<{name}>")
+                } else {
+                    format!("Enabled<{name}>")
+                };
+                self.reference(name, shown, Syntax::Marker, last.ident.span());
+            }
+        }
+    }
+
     /// `Flags::member`, unless it is one of the generated type's own methods.
     fn accessor(&mut self, owner: &Ident, member: &Ident) {
         let name = member.unraw().to_string();
@@ -610,6 +707,11 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             _ => {}
         }
         visit::visit_attribute(self, attr);
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        self.markers(path);
+        visit::visit_path(self, path);
     }
 
     fn visit_expr_path(&mut self, expr: &'ast ExprPath) {
@@ -689,11 +791,33 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
     }
 }
 
-fn last_segment(path: &syn::Path) -> Option<String> {
+/// `Flags::x` (or `crate::Flags::x`), `Flags` being one of `types`: the `x` segment.
+pub(crate) fn flags_member<'p>(types: &BTreeSet<String>, path: &'p syn::Path) -> Option<&'p Ident> {
+    let segments: Vec<_> = path.segments.iter().collect();
+    match segments[..] {
+        [.., owner, member] if types.contains(&owner.ident.to_string()) => Some(&member.ident),
+        _ => None,
+    }
+}
+
+/// `Flags::name()` for one of the generated type's own methods (`stub`, `runtime`...).
+pub(crate) fn is_flags_call(types: &BTreeSet<String>, expr: &Expr, method: &str) -> bool {
+    let Expr::Call(call) = strip_parens(expr) else {
+        return false;
+    };
+    let Expr::Path(path) = &*call.func else {
+        return false;
+    };
+    flags_member(types, &path.path).is_some_and(|m| m == method)
+}
+
+/// The last segment of a path: `feature_gate` of `flags::feature_gate`.
+pub(crate) fn last_segment(path: &syn::Path) -> Option<String> {
     path.segments.last().map(|s| s.ident.to_string())
 }
 
-fn strip_parens(mut expr: &Expr) -> &Expr {
+/// `expr` without the parentheses (and invisible groups) around it.
+pub(crate) fn strip_parens(mut expr: &Expr) -> &Expr {
     loop {
         match expr {
             Expr::Paren(inner) => expr = &inner.expr,

@@ -164,6 +164,19 @@ fn lints_are_configured_in_flags_toml() {
     )
     .expect(0);
     assert_eq!(findings(&run), []);
+    // A pattern of the whole key accepts names of another convention, besides the suffix.
+    let run = configure(
+        "bool_naming",
+        "bool_patterns = ['dark_[a-z]+']",
+        &["--deny", "warnings"],
+    )
+    .expect(0);
+    assert_eq!(findings(&run), []);
+    let run = configure("bool_naming", "bool_patterns = ['dark', 'x-.*']", &[]).expect(0);
+    assert_eq!(
+        run.json()["findings"][0]["message"],
+        "bool flag `dark_mode` is not named `*_enabled` and does not match `dark` or `x-.*`"
+    );
     // The convention applies to every bool flag: `*_enabled` is now wrong.
     let run = configure("ownership", "bool_suffix = \"_on\"", &[]).expect(0);
     assert_eq!(

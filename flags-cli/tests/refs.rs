@@ -74,3 +74,84 @@ fn a_flag_already_gone_from_flags_toml_is_still_found_in_code() {
         out.stderr
     );
 }
+
+#[test]
+fn a_removed_flag_is_found_by_any_of_its_spellings() {
+    let dir = project("retired");
+    let expected = [
+        "[ ] src/main.rs:7:23  feature_gate  #[flags::feature_gate(\"product-TASKS-103-comments\")]",
+        "[ ] src/main.rs:12:35  marker type  async fn comment_count(_: Enabled<ProductTasks103CommentsFeature>) -> String {",
+        "[ ] src/main.rs:17:15  accessor  if Flags::product_tasks_103_comments() {",
+        "[ ] src/main.rs:20:36  marker type  let _gate = FeatureGate::new::<ProductTasks103CommentsFeature>();",
+        "[ ] src/main.rs:26:15  stub attribute  #[flags::stub(product_tasks_103_comments = true)]",
+        "[ ] src/main.rs:28:31  stub  let _stub = Flags::stub().product_tasks_103_comments(false);",
+    ];
+    for name in [
+        "product-TASKS-103-comments",
+        "product_tasks_103_comments",
+        "ProductTasks103CommentsFeature",
+    ] {
+        let out = run(dir.path(), &format!("refs {name}")).expect(0);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("flag {name} (not declared in flags.toml): 6 references in code")
+        );
+        assert_eq!(lines[1..], expected, "{name}");
+    }
+}
+
+#[test]
+fn a_declared_flag_is_found_by_its_marker_type_and_an_unknown_name_gets_the_closest() {
+    let dir = project("retired");
+    // Declared again: found by the marker type too, and resolved to its key.
+    let path = dir.path().join("flags.toml");
+    let text = std::fs::read_to_string(&path).expect("flags.toml");
+    std::fs::write(
+        &path,
+        format!("{text}\n[flags.\"product-TASKS-103-comments\"]\ndescription = \"Comments\"\ndefault = false\n"),
+    )
+    .expect("write flags.toml");
+    let json = run(
+        dir.path(),
+        "refs ProductTasks103CommentsFeature --format json",
+    )
+    .expect(0)
+    .json();
+    assert_eq!(json["flag"], "product-TASKS-103-comments");
+    assert_eq!(json["declared"], true);
+    let kinds: Vec<&str> = json["references"]
+        .as_array()
+        .expect("references")
+        .iter()
+        .map(|r| r["kind"].as_str().expect("a kind"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "feature_gate",
+            "marker type",
+            "accessor",
+            "marker type",
+            "stub attribute",
+            "stub",
+            "declaration"
+        ]
+    );
+
+    let out = run(dir.path(), "refs new_chekout_enabled").expect(1);
+    assert!(
+        out.stderr.contains(
+            "no flag `new_chekout_enabled` in flags.toml and no reference to it in the code; did you mean `new_checkout_enabled`?"
+        ),
+        "{}",
+        out.stderr
+    );
+    let json = run(
+        dir.path(),
+        "refs ProductTasks103ComentsFeature --format json",
+    )
+    .expect(1)
+    .json();
+    assert_eq!(json["suggestion"], "ProductTasks103CommentsFeature");
+}

@@ -39,7 +39,7 @@ mod value;
 
 pub use catalog::{Catalog, Date, Environments, Flag, OverrideSettings, REDIS_URL_VARIABLE};
 pub use diagnostic::{Diagnostic, SNIPPET_WIDTH};
-pub use lints::{DEFAULT_BOOL_SUFFIX, Lint, LintLevel, Lints};
+pub use lints::{DEFAULT_BOOL_SUFFIX, Lint, LintLevel, Lints, NamePattern};
 pub use overrides::{ALL_ENVIRONMENTS_KEY, OverrideEntry, OverridesFile, parse_overrides};
 pub use parse::{FLAG_KEYS, MAX_DIAGNOSTICS, MAX_REQUIREMENT_DEPTH, Parsed, parse};
 pub use source::{Location, SourceFile};

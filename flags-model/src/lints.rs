@@ -5,17 +5,20 @@
 //! ```toml
 //! [lints]
 //! bool_suffix = "_on"       # bool flags are named `*_on` instead of `*_enabled`
+//! bool_patterns = ['product-[A-Z]+-[0-9]+-[a-z0-9-]+']   # ...or after their ticket
 //! unused = "allow"          # flags used by other crates only
 //! expired = "deny"          # a flag past its date fails `flags check`
 //! ```
 
 use std::fmt;
 
+use regex::{Regex, RegexBuilder};
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::Diagnostic;
 use crate::naming::did_you_mean;
 use crate::parse::Reader;
+use crate::value::describe_toml;
 
 /// How `flags check` treats a lint's findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,7 +34,8 @@ pub enum LintLevel {
 /// A check of `flags check`, named in `[lints]` by [`Lint::name`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Lint {
-    /// A bool flag whose accessor does not end with [`Lints::bool_suffix`].
+    /// A bool flag whose accessor does not end with [`Lints::bool_suffix`] and whose key
+    /// matches none of [`Lints::bool_patterns`].
     BoolNaming,
     /// A flag without `owner` or without `ticket`.
     Ownership,
@@ -108,7 +112,37 @@ impl LintLevel {
 pub struct Lints {
     levels: Vec<(Lint, LintLevel)>,
     bool_suffix: String,
+    bool_patterns: Vec<NamePattern>,
 }
+
+/// A naming convention of bool flags as a regular expression that the whole key matches
+/// (`product-[A-Z]+-[0-9]+-[a-z0-9-]+` for `product-TASKS-103-comments`).
+#[derive(Clone, Debug)]
+pub struct NamePattern {
+    text: String,
+    /// `text`, anchored at both ends.
+    regex: Regex,
+}
+
+impl NamePattern {
+    /// The pattern as written in `[lints]`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the whole of `key` matches.
+    pub fn matches(&self, key: &str) -> bool {
+        self.regex.is_match(key)
+    }
+}
+
+impl PartialEq for NamePattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for NamePattern {}
 
 /// The naming convention of bool flags when `[lints]` sets no `bool_suffix`.
 pub const DEFAULT_BOOL_SUFFIX: &str = "_enabled";
@@ -118,6 +152,7 @@ impl Default for Lints {
         Self {
             levels: Vec::new(),
             bool_suffix: DEFAULT_BOOL_SUFFIX.to_owned(),
+            bool_patterns: Vec::new(),
         }
     }
 }
@@ -135,9 +170,25 @@ impl Lints {
     pub fn bool_suffix(&self) -> &str {
         &self.bool_suffix
     }
+
+    /// The other conventions a bool flag's key may follow instead (`bool_patterns`).
+    pub fn bool_patterns(&self) -> &[NamePattern] {
+        &self.bool_patterns
+    }
+
+    /// Whether a bool flag follows the naming convention: its accessor ends with
+    /// [`Lints::bool_suffix`], or its key matches one of [`Lints::bool_patterns`].
+    pub fn follows_bool_naming(&self, key: &str, accessor: &str) -> bool {
+        accessor.ends_with(&self.bool_suffix) || self.bool_patterns.iter().any(|p| p.matches(key))
+    }
 }
 
 const SUFFIX_KEY: &str = "bool_suffix";
+const PATTERNS_KEY: &str = "bool_patterns";
+
+/// The most compiled size of one `bool_patterns` expression: a naming convention is short,
+/// and the macro reads this file at every build.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
 impl Reader {
     /// Reads `[lints]`, if there is one.
@@ -149,7 +200,8 @@ impl Reader {
         let Some(table) = self.table(value, "`lints`", "a table") else {
             return lints;
         };
-        let known: Vec<&str> = std::iter::once(SUFFIX_KEY)
+        let known: Vec<&str> = [SUFFIX_KEY, PATTERNS_KEY]
+            .into_iter()
             .chain(Lint::ALL.iter().map(|lint| lint.name()))
             .collect();
         self.reject_unknown_keys(table, &known, "[lints]");
@@ -159,6 +211,8 @@ impl Reader {
                 if let Some(suffix) = self.bool_suffix(value) {
                     lints.bool_suffix = suffix;
                 }
+            } else if key == PATTERNS_KEY {
+                lints.bool_patterns = self.bool_patterns(value);
             } else if let Some(lint) = Lint::from_name(key) {
                 if let Some(level) = self.lint_level(lint, value) {
                     lints.levels.push((lint, level));
@@ -186,6 +240,57 @@ impl Reader {
             ),
         );
         None
+    }
+
+    fn bool_patterns(&mut self, value: &toml::Spanned<DeValue<'_>>) -> Vec<NamePattern> {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.error(
+                Diagnostic::new(
+                    format!(
+                        "`bool_patterns` in [lints] must be an array of strings, found {}",
+                        describe_toml(value.get_ref())
+                    ),
+                    value.span(),
+                )
+                .with_help("for example bool_patterns = ['product-[A-Z]+-[0-9]+-[a-z0-9-]+']"),
+            );
+            return Vec::new();
+        };
+        let mut patterns = Vec::new();
+        for item in items {
+            let Some(text) = self.text(item, "a pattern of `bool_patterns` in [lints]", true)
+            else {
+                continue;
+            };
+            let anchored = RegexBuilder::new(&format!("^(?:{text})$"))
+                .size_limit(PATTERN_SIZE_LIMIT)
+                .build();
+            match anchored {
+                Ok(regex) => patterns.push(NamePattern {
+                    text: text.to_owned(),
+                    regex,
+                }),
+                Err(error) => {
+                    let detail = match error {
+                        // Its last line says what is wrong; the others show the pattern.
+                        regex::Error::Syntax(text) => text
+                            .lines()
+                            .last()
+                            .map_or(String::new(), |l| l.trim().replace("error: ", "")),
+                        regex::Error::CompiledTooBig(_) => "it is too large".to_owned(),
+                        other => other.to_string(),
+                    };
+                    self.error(
+                        Diagnostic::new(
+                            format!("`{text}` in `bool_patterns` is not a usable regular expression: {detail}"),
+                            item.span(),
+                        )
+                        .with_help("each pattern is a regular expression the whole key must match, e.g. 'product-[A-Z]+-[0-9]+-[a-z0-9-]+'"),
+                    );
+                }
+            }
+        }
+        patterns
     }
 
     fn lint_level(&mut self, lint: Lint, value: &toml::Spanned<DeValue<'_>>) -> Option<LintLevel> {

@@ -678,6 +678,60 @@ fn the_lints_table_sets_levels_and_the_naming_convention() {
 }
 
 #[test]
+fn bool_patterns_accept_keys_of_another_naming_convention_whole() {
+    let catalog = Catalog::parse(&file(
+        "[lints]\nbool_patterns = ['product-[A-Z]+-[0-9]+-[a-z0-9-]+', 'beta_.*']\n",
+    ))
+    .expect("valid");
+    let lints = catalog.lints();
+    let patterns: Vec<&str> = lints.bool_patterns().iter().map(|p| p.as_str()).collect();
+    assert_eq!(patterns, ["product-[A-Z]+-[0-9]+-[a-z0-9-]+", "beta_.*"]);
+    let follows = |key: &str, accessor: &str| lints.follows_bool_naming(key, accessor);
+    assert!(follows(
+        "product-TASKS-103-comments",
+        "product_tasks_103_comments"
+    ));
+    assert!(follows("beta_search", "beta_search"));
+    assert!(
+        follows("dark_mode_enabled", "dark_mode_enabled"),
+        "the suffix still counts"
+    );
+    // The whole key must match, not a part of it.
+    assert!(!follows(
+        "my-product-TASKS-103-comments",
+        "my_product_tasks_103_comments"
+    ));
+    assert!(!follows("dark_mode", "dark_mode"));
+
+    let errors = errors("[lints]\nbool_patterns = ['(unclosed', 3, '']\n");
+    let expected = [
+        (
+            "`(unclosed` in `bool_patterns` is not a usable regular expression: unclosed group",
+            "flags.toml:7:18",
+        ),
+        (
+            "a pattern of `bool_patterns` in [lints] must be a non-empty string, found an integer",
+            "flags.toml:7:31",
+        ),
+        (
+            "a pattern of `bool_patterns` in [lints] must be a non-empty string, found an empty string",
+            "flags.toml:7:34",
+        ),
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (error, (message, location)) in errors.iter().zip(expected) {
+        assert!(
+            error.starts_with(message) && error.contains(location),
+            "{error}"
+        );
+    }
+    assert!(
+        one_error("[lints]\nbool_patterns = 'beta_.*'\n")
+            .starts_with("`bool_patterns` in [lints] must be an array of strings, found a string")
+    );
+}
+
+#[test]
 fn mistakes_in_the_lints_table_are_reported_with_their_line() {
     let errors = errors(
         "[lints]\nunsued = \"allow\"\nexpired = \"alow\"\nbool_suffix = \"-Enabled\"\nownership = false\n",

@@ -9,6 +9,7 @@
 //! (`redis://127.0.0.1:6379`) makes the service follow a Redis store and write segment
 //! changes there, for every process of the service, and sends its evaluation counts there
 //! (sampled) for the console. `RUST_LOG=flags=debug` shows every flag evaluation.
+//! `task_comments --help` lists every variable it reads.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,8 +18,43 @@ use flags::store::{CountOptions, REDIS_URL_VARIABLE, RedisOptions};
 use task_comments::{AppState, Flags, SharedStore, app};
 use tracing_subscriber::EnvFilter;
 
+/// What `--help` prints: the service is configured by environment variables only.
+fn help() -> String {
+    format!(
+        "task_comments: a task list whose comments are released behind a feature flag.
+
+Usage: task_comments [--help]
+
+It serves http://127.0.0.1:$PORT/tasks until Ctrl-C, configured by environment variables:
+  APP_ENV             the environment of flags.toml (development, test, staging, production)
+                      [default: development]
+  PORT                the port to listen on; 0 for any free one [default: 3000]
+  ADMIN_TOKEN         the bearer token of the admin endpoints; unset, they refuse every call
+  {REDIS_URL_VARIABLE}     a Redis store (redis://127.0.0.1:6379) that every process of the
+                      service follows, and that the admin endpoints write to
+  FLAGS_OVERRIDES     the path of an overrides file (flags set writes one)
+  FLAGS_<FLAG>        overrides one flag, by its accessor in capitals:
+                      FLAGS_CHECKOUT_FLOW=express
+  RUST_LOG            what is logged [default: info]; flags=debug shows every evaluation
+"
+    )
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    match std::env::args_os().nth(1) {
+        None => {}
+        Some(arg) if arg == "--help" || arg == "-h" => {
+            print!("{}", help());
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!(
+                "task_comments: unknown argument {other:?}: it is configured by environment variables (see --help)"
+            );
+            return ExitCode::from(2);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
