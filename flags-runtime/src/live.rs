@@ -24,6 +24,42 @@ impl SourceHandle {
         self.runtime.reload_source(self.id)
     }
 
+    /// Adds `keys` to segment `segment` in what this source last gave, without reading the
+    /// source again, and swaps in the configuration that results: for a source that learns
+    /// of changes one at a time (a store's follower applying an announced change), at a cost
+    /// that grows with the keys changed, not with the segment. The source's own
+    /// [`Source::load`](crate::Source::load) must give the same keys from then on.
+    pub fn add_to_segment<'k>(
+        &self,
+        segment: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<(), crate::SegmentError> {
+        self.change_segment(segment, keys, true)
+    }
+
+    /// Removes `keys` from segment `segment` in what this source last gave; see
+    /// [`SourceHandle::add_to_segment`].
+    pub fn remove_from_segment<'k>(
+        &self,
+        segment: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<(), crate::SegmentError> {
+        self.change_segment(segment, keys, false)
+    }
+
+    fn change_segment<'k>(
+        &self,
+        segment: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+        add: bool,
+    ) -> Result<(), crate::SegmentError> {
+        let index = crate::sources::segment_index(self.runtime.catalog(), segment)?;
+        let keys: Vec<std::sync::Arc<str>> = keys.into_iter().map(Into::into).collect();
+        self.runtime
+            .change_source_segment(self.id, index, &keys, add);
+        Ok(())
+    }
+
     /// Removes the source and everything it set, and swaps in the configuration that results.
     pub fn remove(self) -> Report {
         let id = self.id;

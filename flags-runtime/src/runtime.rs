@@ -326,6 +326,23 @@ impl Runtime {
         self.change_segment(segment, keys, false)
     }
 
+    /// Changes segment `segment` in source `id`'s layer (see `SourceHandle::change_segment`).
+    pub(crate) fn change_source_segment(
+        &'static self,
+        id: crate::sources::SourceId,
+        segment: usize,
+        keys: &[Arc<str>],
+        add: bool,
+    ) {
+        let state = self.state();
+        let mut writer = lock(&state.writer);
+        if let Some(resolution) =
+            writer.change_source_segment(id, &state.catalog, segment, keys, add)
+        {
+            self.publish_configuration(state, resolution, false);
+        }
+    }
+
     fn change_segment<'k>(
         &'static self,
         segment: &str,

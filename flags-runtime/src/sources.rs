@@ -200,6 +200,38 @@ impl Layer {
         Ok(&mut self.memberships[position].1)
     }
 
+    /// Adds `keys` to (`add`) or removes them from segment `index`'s changes in this layer.
+    pub(crate) fn change_membership(&mut self, index: usize, keys: &[Arc<str>], add: bool) {
+        let position = match self.memberships.iter().position(|(i, _)| *i == index) {
+            Some(position) => position,
+            None => {
+                self.memberships.push((index, Membership::default()));
+                self.memberships.len() - 1
+            }
+        };
+        let membership = &mut self.memberships[position].1;
+        for key in keys {
+            if add {
+                membership.add(key);
+            } else {
+                membership.remove(key);
+            }
+        }
+    }
+
+    /// Whether this layer adds (`Some(true)`) or removes (`Some(false)`) `key` in segment
+    /// `index`, if it changes it at all.
+    pub(crate) fn member(&self, index: usize, key: &str) -> Option<bool> {
+        let membership = self.membership_of(index)?;
+        if membership.added.contains(key) {
+            Some(true)
+        } else if membership.removed.contains(key) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
     /// The keys this layer adds to and removes from segment `index`.
     pub(crate) fn membership_of(&self, index: usize) -> Option<&Membership> {
         self.memberships

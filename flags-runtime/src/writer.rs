@@ -211,6 +211,59 @@ impl Writer {
         self.next_resolution()
     }
 
+    /// Adds `keys` to (`add`) or removes them from segment `index` in source `id`'s last
+    /// good layer (a store's follower applying one announced change), and builds the next
+    /// configuration from the last one, the segment's set changed by these keys only: each
+    /// key ends as the highest of the program's changes, the sources' and `flags.toml`'s
+    /// says. `None` when there is no such source.
+    pub(crate) fn change_source_segment(
+        &mut self,
+        id: SourceId,
+        catalog: &Catalog,
+        index: usize,
+        keys: &[Arc<str>],
+        add: bool,
+    ) -> Option<Resolution> {
+        let position = self.sources.iter().position(|s| s.id == id)?;
+        self.sources[position]
+            .last_good
+            .change_membership(index, keys, add);
+        let declared = self
+            .sources
+            .iter()
+            .find_map(|s| s.last_good.segment(index))
+            .or_else(|| catalog.segments().get(index));
+        for key in keys {
+            let program = self.segments.get(index).and_then(|changes| {
+                if changes.added.contains(key) {
+                    Some(true)
+                } else if changes.removed.contains(key) {
+                    Some(false)
+                } else {
+                    None
+                }
+            });
+            // Sources are highest first.
+            let listed = program
+                .or_else(|| {
+                    self.sources
+                        .iter()
+                        .find_map(|source| source.last_good.member(index, key))
+                })
+                .unwrap_or_else(|| {
+                    declared.is_some_and(|segment| segment.keys.iter().any(|k| **k == **key))
+                });
+            if let Some(state) = self.last_segments.get_mut(index) {
+                if listed {
+                    state.add(key);
+                } else {
+                    state.remove(key);
+                }
+            }
+        }
+        Some(self.next_resolution())
+    }
+
     fn next_resolution(&mut self) -> Resolution {
         self.generation += 1;
         Resolution {

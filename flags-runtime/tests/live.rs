@@ -322,3 +322,67 @@ fn the_watcher_applies_every_good_version_after_a_bad_one() {
         }
     }
 }
+
+#[test]
+fn a_source_changes_segment_keys_one_at_a_time_without_being_read_again() {
+    const SEGMENTS: &str = r#"
+[environments]
+names = ["production"]
+default = "production"
+
+[segments.beta]
+description = "Beta testers"
+keys = ["u-1"]
+
+[flags.comments_enabled]
+description = "Comments"
+default = false
+[[flags.comments_enabled.production.rules]]
+when = [{ segment = "beta" }]
+serve = true
+"#;
+    /// Counts its reads: the changes below must not read it.
+    struct Counted(Arc<Mutex<u32>>);
+    impl Source for Counted {
+        fn load(&self, catalog: &Catalog, _: Option<usize>, _: &dyn Vars) -> Loaded {
+            *self.0.lock().unwrap() += 1;
+            let mut layer = Layer::new(catalog.flags().len());
+            layer
+                .add_to_segment(catalog, "beta", "u-2")
+                .expect("a segment");
+            Loaded::Values {
+                layer,
+                rejected: Vec::new(),
+            }
+        }
+    }
+    let (registry, _) = build::<1>(SEGMENTS, &[]);
+    let runtime = registry.runtime();
+    let reads = Arc::new(Mutex::new(0));
+    let source = runtime.add_source(Counted(Arc::clone(&reads)));
+    let member = |key: &str| registry.bool_for(0, &flags_runtime::Context::new(key));
+    assert!(member("u-1") && member("u-2") && !member("u-3"));
+    source
+        .add_to_segment("beta", ["u-3", "u-4"])
+        .expect("a segment");
+    source
+        .remove_from_segment("beta", ["u-1"])
+        .expect("a segment");
+    assert!(member("u-3") && member("u-4"), "added by the source");
+    assert!(!member("u-1"), "a key of flags.toml removed by the source");
+    assert_eq!(
+        *reads.lock().unwrap(),
+        1,
+        "the source was read once, when added"
+    );
+    // The program's own changes rank above the source's.
+    runtime
+        .remove_from_segment("beta", "u-3")
+        .expect("a segment");
+    source.add_to_segment("beta", ["u-3"]).expect("a segment");
+    assert!(
+        !member("u-3"),
+        "removed by the program, whatever the source says"
+    );
+    assert!(source.add_to_segment("betta", ["u-5"]).is_err());
+}

@@ -1207,3 +1207,72 @@ fn sampled_evaluation_counts_reach_the_store_by_flag_and_value() {
     }
     assert_eq!(reporter.status().error, None);
 }
+
+// ---- Announced changes of segment keys are applied as they come, not read. ----
+
+#[test]
+fn segment_changes_reach_followers_as_changes_and_a_lost_one_is_read() {
+    let Some(server) = RedisServer::start("segment_changes_as_changes") else {
+        return;
+    };
+    let (registry, _) = build::<4>(FLAGS_TOML, &[]);
+    let runtime = registry.runtime();
+    let follower = runtime
+        .follow_redis(RedisOptions::new(&server.url()).resync_every(Duration::from_millis(200)))
+        .expect("a valid URL");
+    let mut writer = store(&server);
+    // The first write gives the store its identity: read.
+    let version = writer.segment_add("beta", "u-1").expect("a write");
+    let first = wait_for_status(&follower, "the first write is read", |s| {
+        s.version >= version
+    });
+    let reads = first.reads;
+    let beta = |key: &str| registry.bool_for(COMMENTS, &Context::new(key));
+    wait_until(|| beta("u-1"));
+
+    // One key, then ten thousand at once: each applied as announced, without a read.
+    let version = writer.segment_add("beta", "u-2").expect("a write");
+    wait_for_status(&follower, "one key", |s| s.version >= version);
+    let many: Vec<String> = (0..10_000).map(|i| format!("bulk-{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let version = writer.segment_add_many("beta", &many).expect("a write");
+    let status = wait_for_status(&follower, "ten thousand keys", |s| s.version >= version);
+    assert_eq!(status.reads, reads, "no read of the store: {status:#?}");
+    assert_eq!(status.changes_applied, 2, "{status:#?}");
+    assert!(beta("u-2") && beta("bulk-0") && beta("bulk-9999"));
+    let version = writer
+        .segment_remove_many("beta", &many[..5_000])
+        .expect("a write");
+    wait_for_status(&follower, "removed", |s| s.version >= version);
+    assert!(!beta("bulk-0") && beta("bulk-9999"));
+
+    // A change written around the store's API, unannounced: the periodic check reads it.
+    let mut raw = raw(&server);
+    let _: () = redis::pipe()
+        .atomic()
+        .sadd("flags:v1:production:segment:beta:added", "u-quiet")
+        .ignore()
+        .incr("flags:v1:production:version", 1)
+        .ignore()
+        .query(&mut raw)
+        .expect("a write");
+    wait_until(|| beta("u-quiet"));
+    assert!(follower.status().reads > reads, "{:#?}", follower.status());
+    // An announcement that does not follow what is applied, or that is not one: read.
+    let _: () = redis::cmd("PUBLISH")
+        .arg("flags:v1:production:changes")
+        .arg("flags-delta 1\nsomeone-else\n999\nbeta\n+\n3:u-x")
+        .query(&mut raw)
+        .expect("a publish");
+    let _: () = redis::cmd("PUBLISH")
+        .arg("flags:v1:production:changes")
+        .arg("flags-delta 1\n\u{0}garbage")
+        .query(&mut raw)
+        .expect("a publish");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !beta("u-x"),
+        "an announcement of another store applies nothing"
+    );
+    assert!(runtime.report().is_clean(), "{}", runtime.report());
+}

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use flags_model::Catalog;
 use redis::{Client, Connection};
 
+use super::delta::Delta;
 use super::read::{Fetched, fetch};
 use super::{
     Keys, NETWORK_TIMEOUT, StoreError, StoreExport, environment_for, environment_position, open,
@@ -159,6 +160,12 @@ pub struct FollowStatus {
     pub held_back: Option<HeldBack>,
     /// Whether the store awaits a restore (it has a recovery record; writes are refused).
     pub awaiting_restore: bool,
+    /// How many times the whole store was read: at each connection, after a gap in the
+    /// versions announced, and when the periodic check finds the store changed.
+    pub reads: u64,
+    /// How many announced changes of segment keys were applied as they came, without
+    /// reading the store.
+    pub changes_applied: u64,
 }
 
 /// Follows a Redis store until dropped (then the last values read stay in force). Made by
@@ -442,24 +449,101 @@ impl Subscriber {
                 return Ok(());
             }
             match pubsub.get_message() {
-                Ok(_) => {
-                    self.sync(&mut connection)?;
+                Ok(message) => {
+                    // A change of segment keys that follows the one applied is applied as it
+                    // is; anything else is read.
+                    let applied = Delta::parse(message.get_payload_bytes())
+                        .is_some_and(|delta| self.apply(delta));
+                    if !applied {
+                        self.sync(&mut connection)?;
+                    }
                     resync_at = Instant::now() + self.options.resync;
                 }
                 Err(error) if error.is_timeout() => {}
                 Err(error) => return Err(error),
             }
             if Instant::now() >= resync_at {
-                self.sync(&mut connection)?;
+                self.check(&mut connection)?;
                 resync_at = Instant::now() + self.options.resync;
             }
         }
+    }
+
+    /// Applies an announced change of segment keys to the values in force, without reading
+    /// the store: when it is the change right after the one applied, to the same store, and
+    /// the store is followed. False otherwise (the caller then reads the store).
+    fn apply(&mut self, delta: Delta) -> bool {
+        if self.incident.is_some() || self.outage.is_some() {
+            return false;
+        }
+        let Some(applied) = self.applied.as_mut() else {
+            return false;
+        };
+        let follows = applied.identity.as_deref() == Some(delta.identity.as_str())
+            && applied.version.checked_add(1) == Some(delta.version)
+            && applied.recovery.is_none();
+        let Some((index, _)) = self.catalog.segment(&delta.segment) else {
+            return false;
+        };
+        if !follows {
+            return false;
+        }
+        applied.apply(index, &delta.keys, delta.add, delta.version);
+        if let Some(shared) = lock(&self.shared).as_mut() {
+            shared.apply(index, &delta.keys, delta.add, delta.version);
+        }
+        // What the source gives on its next read, and what the runtime has now.
+        let keys: Vec<std::sync::Arc<str>> = delta.keys.iter().map(|k| k.as_str().into()).collect();
+        if let Loaded::Values { layer, .. } = &mut *lock(&self.latest) {
+            layer.change_membership(index, &keys, delta.add);
+        }
+        let keys = delta.keys.iter().map(String::as_str);
+        let changed = if delta.add {
+            self.source.add_to_segment(&delta.segment, keys)
+        } else {
+            self.source.remove_from_segment(&delta.segment, keys)
+        };
+        let mut status = lock(&self.status);
+        status.version = delta.version;
+        status.applied += 1;
+        status.changes_applied += 1;
+        changed.is_ok()
+    }
+
+    /// The periodic check: reads the whole store only when its version, identity or
+    /// recovery record differ from what is applied (an announcement lost while this process
+    /// was reconnecting), or while the store is not followed.
+    fn check(&mut self, connection: &mut Connection) -> redis::RedisResult<()> {
+        let Some(applied) = &self.applied else {
+            return self.sync(connection);
+        };
+        if self.incident.is_some() {
+            return self.sync(connection);
+        }
+        let (version, identity, adopted, recovery): (
+            Option<u64>,
+            Option<String>,
+            Option<String>,
+            bool,
+        ) = redis::pipe()
+            .atomic()
+            .get(self.keys.version())
+            .get(self.keys.epoch())
+            .get(self.keys.adopted())
+            .exists(self.keys.recovery())
+            .query(connection)?;
+        let same = version.unwrap_or(0) == applied.version
+            && identity == applied.identity
+            && adopted == applied.adopted
+            && recovery == applied.recovery.is_some();
+        if same { Ok(()) } else { self.sync(connection) }
     }
 
     /// Reads the whole store and follows it, or holds the values in force when the read
     /// would lose them.
     fn sync(&mut self, connection: &mut Connection) -> redis::RedisResult<()> {
         let fetched = fetch(connection, &self.keys, self.catalog, true)?;
+        lock(&self.status).reads += 1;
         let verdict = self
             .applied
             .as_ref()

@@ -36,6 +36,7 @@
 
 mod audit;
 mod counts;
+mod delta;
 mod export;
 mod follower;
 mod keys;

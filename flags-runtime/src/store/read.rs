@@ -1,6 +1,8 @@
 //! Reading the store: one transaction for the whole environment, each entry checked the way
 //! every follower checks it.
 
+use std::collections::BTreeSet;
+
 use flags_model::{Catalog, Setting, SourceFile, parse_overrides};
 use redis::{Connection, FromRedisValue, RedisError};
 
@@ -130,8 +132,9 @@ pub(super) struct Fetched {
     /// The recovery record's text, while the store awaits a restore.
     pub(super) recovery: Option<String>,
     pub(super) overrides: Vec<(String, Result<String, String>)>,
-    /// Per segment of the catalog: (added, removed), sorted.
-    pub(super) segments: Vec<(Vec<String>, Vec<String>)>,
+    /// Per segment of the catalog: (added, removed). Ordered sets, so that an announced
+    /// change applies in a time that grows with its keys, and exports are sorted.
+    pub(super) segments: Vec<(BTreeSet<String>, BTreeSet<String>)>,
 }
 
 /// Reads the whole environment. `atomic`: in one MULTI/EXEC, so that no write lands halfway
@@ -175,14 +178,12 @@ pub(super) fn fetch(
             .map(|(field, text)| decode_entry(field, text))
             .collect();
     overrides.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut members = || -> redis::RedisResult<Vec<String>> {
-        let mut keys: Vec<String> = Vec::<Vec<u8>>::from_redis_value(next())
+    let mut members = || -> redis::RedisResult<BTreeSet<String>> {
+        Ok(Vec::<Vec<u8>>::from_redis_value(next())
             .map_err(parse_error)?
             .iter()
             .map(|key| String::from_utf8_lossy(key).into_owned())
-            .collect();
-        keys.sort();
-        Ok(keys)
+            .collect())
     };
     let mut segments = Vec::with_capacity(catalog.segments().len());
     for _ in catalog.segments() {
@@ -201,6 +202,22 @@ pub(super) fn fetch(
 }
 
 impl Fetched {
+    /// Applies an announced change of segment `index`'s keys, as a read after it would see.
+    pub(super) fn apply(&mut self, index: usize, keys: &[String], add: bool, version: u64) {
+        if let Some((added, removed)) = self.segments.get_mut(index) {
+            let (to, from) = if add {
+                (added, removed)
+            } else {
+                (removed, added)
+            };
+            for key in keys {
+                from.remove(key);
+                to.insert(key.clone());
+            }
+        }
+        self.version = version;
+    }
+
     pub(super) fn contents(&self, catalog: &Catalog, environment: usize) -> StoreContents {
         StoreContents {
             version: self.version,
@@ -229,8 +246,8 @@ impl Fetched {
             .zip(&self.segments)
             .map(|(segment, (added, removed))| StoredSegment {
                 name: segment.name.clone(),
-                added: added.clone(),
-                removed: removed.clone(),
+                added: added.iter().cloned().collect(),
+                removed: removed.iter().cloned().collect(),
             })
             .collect()
     }

@@ -15,6 +15,7 @@ use redis::{Connection, FromRedisValue, RedisError};
 
 use super::audit::{Actor, AuditEntry, describe_member, describe_override, read_log};
 use super::counts::{FlagCounts, read_counts};
+use super::delta::{Delta, MAX_ANNOUNCED};
 use super::keys::fresh_identity;
 use super::read::{Fetched, fetch, read_entry};
 use super::{
@@ -46,10 +47,10 @@ enum Change<'a> {
     Entry { flag: &'a str, text: &'a str },
     /// A flag's override removed.
     Unset { flag: &'a str },
-    /// A context key put into a segment's `added` set (`add`) or its `removed` set.
-    Member {
+    /// Context keys put into a segment's `added` set (`add`) or its `removed` set.
+    Members {
         segment: &'a str,
-        key: &'a str,
+        keys: &'a [&'a str],
         add: bool,
     },
 }
@@ -211,20 +212,36 @@ impl RedisStore {
 
     /// Adds the context key `key` to `segment` for every process; returns the new version.
     pub fn segment_add(&mut self, segment: &str, key: &str) -> Result<u64, StoreError> {
-        self.move_member(segment, key, true)
+        self.move_members(segment, &[key], true)
     }
 
     /// Removes the context key `key` from `segment` (also a key `flags.toml` lists) for every
     /// process; returns the new version.
     pub fn segment_remove(&mut self, segment: &str, key: &str) -> Result<u64, StoreError> {
-        self.move_member(segment, key, false)
+        self.move_members(segment, &[key], false)
     }
 
-    /// Puts `key` in the `added` (`add`) or `removed` set of a declared `segment`, and takes
-    /// it out of the other.
-    fn move_member(&mut self, segment: &str, key: &str, add: bool) -> Result<u64, StoreError> {
+    /// Adds every key of `keys` to `segment` in one write (one version, one entry of the
+    /// audit log); returns the new version. Followers apply the change itself, whatever
+    /// the segment holds.
+    pub fn segment_add_many(&mut self, segment: &str, keys: &[&str]) -> Result<u64, StoreError> {
+        self.move_members(segment, keys, true)
+    }
+
+    /// Removes every key of `keys` from `segment` in one write; see
+    /// [`RedisStore::segment_add_many`].
+    pub fn segment_remove_many(&mut self, segment: &str, keys: &[&str]) -> Result<u64, StoreError> {
+        self.move_members(segment, keys, false)
+    }
+
+    /// Puts `keys` in the `added` (`add`) or `removed` set of a declared `segment`, and takes
+    /// them out of the other.
+    fn move_members(&mut self, segment: &str, keys: &[&str], add: bool) -> Result<u64, StoreError> {
         segment_index(&self.catalog, segment)?;
-        let written = self.commit(Change::Member { segment, key, add })?;
+        if keys.is_empty() {
+            return Ok(self.fetch()?.version);
+        }
+        let written = self.commit(Change::Members { segment, keys, add })?;
         Ok(written.version)
     }
 
@@ -619,12 +636,14 @@ impl RedisStore {
             .zip(&plan.segments)
             .zip(&current.segments)
         {
-            if added != held_added || removed != held_removed {
+            let held_added: Vec<String> = held_added.iter().cloned().collect();
+            let held_removed: Vec<String> = held_removed.iter().cloned().collect();
+            if *added != held_added || *removed != held_removed {
                 restored.segments.push(SegmentRestored {
                     name: segment.name.clone(),
-                    added_before: held_added.clone(),
+                    added_before: held_added,
                     added: added.clone(),
-                    removed_before: held_removed.clone(),
+                    removed_before: held_removed,
                     removed: removed.clone(),
                 });
             }
@@ -650,27 +669,39 @@ impl RedisStore {
         let recovery = self.keys.recovery();
         let version_key = self.keys.version();
         let overrides = self.keys.overrides();
+        let epoch = self.keys.epoch();
         for _ in 0..ATTEMPTS {
-            self.watch(&[recovery.as_str(), version_key.as_str()])?;
+            // The identity too, so that an announced change names the store it changed.
+            self.watch(&[recovery.as_str(), version_key.as_str(), epoch.as_str()])?;
             let mut read = redis::pipe();
-            read.get(&recovery).get(&version_key);
+            read.get(&recovery).get(&version_key).get(&epoch);
             match &change {
                 Change::Entry { flag, .. } | Change::Unset { flag } => {
                     read.hget(&overrides, *flag);
                 }
-                Change::Member { segment, key, .. } => {
-                    read.sismember(self.keys.segment_added(segment), *key)
-                        .sismember(self.keys.segment_removed(segment), *key);
+                // One key's membership before, for the audit log; of many, only their number.
+                Change::Members { segment, keys, .. } => {
+                    if let [key] = keys {
+                        read.sismember(self.keys.segment_added(segment), *key)
+                            .sismember(self.keys.segment_removed(segment), *key);
+                    }
                 }
             }
-            let (record, version, held): (Option<String>, Option<u64>, redis::Value) = {
+            let (record, version, identity, held): (
+                Option<String>,
+                Option<u64>,
+                Option<String>,
+                redis::Value,
+            ) = {
                 let mut values: Vec<redis::Value> = read
                     .query(&mut self.connection)
                     .map_err(|error| self.unwatched(&error))?;
-                let held = if values.len() > 3 {
-                    redis::Value::Array(values.split_off(2))
-                } else {
+                let held = if values.len() > 4 {
+                    redis::Value::Array(values.split_off(3))
+                } else if values.len() == 4 {
                     values.pop().unwrap_or(redis::Value::Nil)
+                } else {
+                    redis::Value::Nil
                 };
                 let mut values = values.into_iter();
                 let mut next = || values.next().unwrap_or(redis::Value::Nil);
@@ -678,7 +709,9 @@ impl RedisStore {
                     .map_err(|error| self.unexpected(error.to_string()))?;
                 let version = Option::<u64>::from_redis_value(next())
                     .map_err(|error| self.unexpected(error.to_string()))?;
-                (record, version, held)
+                let identity = Option::<String>::from_redis_value(next())
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                (record, version, identity, held)
             };
             if let Some(record) = record {
                 self.unwatch();
@@ -698,10 +731,11 @@ impl RedisStore {
             };
             let mut pipe = redis::pipe();
             // The first write gives the store its identity; every write reads it back.
+            let identity = identity.unwrap_or_else(fresh_identity);
             pipe.atomic()
                 .cmd("SET")
                 .arg(self.keys.epoch())
-                .arg(fresh_identity())
+                .arg(&identity)
                 .arg("NX")
                 .ignore();
             match &change {
@@ -711,7 +745,7 @@ impl RedisStore {
                 Change::Unset { flag } => {
                     pipe.hdel(&overrides, *flag);
                 }
-                Change::Member { segment, key, add } => {
+                Change::Members { segment, keys, add } => {
                     let (added, removed) = (
                         self.keys.segment_added(segment),
                         self.keys.segment_removed(segment),
@@ -721,13 +755,30 @@ impl RedisStore {
                     } else {
                         (removed, added)
                     };
-                    pipe.sadd(to, *key).ignore().srem(from, *key).ignore();
+                    pipe.sadd(to, *keys).ignore().srem(from, *keys).ignore();
                 }
             }
             pipe.incr(&version_key, 1u64).get(self.keys.epoch());
             entry.add_to(&mut pipe, &self.keys);
-            // The announcement carries nothing a reader needs: it re-reads everything.
-            pipe.publish(self.keys.channel(), "changed").ignore();
+            // A change of segment keys is announced whole, for followers to apply it; any
+            // other change, or one too large to announce, makes them read the store.
+            let announcement = match &change {
+                Change::Members { segment, keys, add } => Delta {
+                    identity,
+                    version: version + 1,
+                    segment: (*segment).to_owned(),
+                    add: *add,
+                    keys: keys.iter().map(|key| (*key).to_owned()).collect(),
+                }
+                .encode(),
+                _ => String::new(),
+            };
+            let announcement = if announcement.is_empty() || announcement.len() > MAX_ANNOUNCED {
+                "changed".to_owned()
+            } else {
+                announcement
+            };
+            pipe.publish(self.keys.channel(), announcement).ignore();
             let results: Option<Vec<redis::Value>> = pipe
                 .query(&mut self.connection)
                 .map_err(|error| redis_error(&self.server, &error))?;
@@ -770,13 +821,7 @@ impl RedisStore {
                     describe_override(&self.catalog, self.environment, flag, before.as_deref());
                 entry.after = describe_override(&self.catalog, self.environment, flag, after);
             }
-            Change::Member { segment, key, add } => {
-                let (added, removed) = <(bool, bool)>::from_redis_value(held)
-                    .map_err(|error| self.unexpected(error.to_string()))?;
-                let listed = self
-                    .catalog
-                    .segment(segment)
-                    .is_some_and(|(_, declared)| declared.keys.iter().any(|k| k == key));
+            Change::Members { segment, keys, add } => {
                 entry.action = if *add {
                     "segment add"
                 } else {
@@ -784,9 +829,21 @@ impl RedisStore {
                 }
                 .to_owned();
                 entry.segment = Some((*segment).to_owned());
-                entry.key = Some((*key).to_owned());
-                entry.before = describe_member(added, removed, listed);
-                entry.after = describe_member(*add, !*add, listed);
+                if let [key] = keys {
+                    let (added, removed) = <(bool, bool)>::from_redis_value(held)
+                        .map_err(|error| self.unexpected(error.to_string()))?;
+                    let listed = self
+                        .catalog
+                        .segment(segment)
+                        .is_some_and(|(_, declared)| declared.keys.iter().any(|k| k == key));
+                    entry.key = Some((*key).to_owned());
+                    entry.before = describe_member(added, removed, listed);
+                    entry.after = describe_member(*add, !*add, listed);
+                } else {
+                    let what = if *add { "added" } else { "removed" };
+                    entry.key = Some(format!("{} keys", keys.len()));
+                    entry.after = format!("{} keys {what}", keys.len());
+                }
             }
         }
         Ok(Some(entry))
