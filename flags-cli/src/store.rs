@@ -2,7 +2,7 @@
 //! `flags segment`. Every change is checked against flags.toml before it is written. (`flags
 //! store`, to export, restore and reset the store, is in store_admin.rs.)
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use flags_model::{Catalog, Setting};
@@ -51,10 +51,42 @@ enum SegmentCommand {
 struct Membership {
     /// The segment, as declared in flags.toml.
     segment: String,
-    /// The context key (a user id, an organisation...).
-    key: String,
+    /// The context keys (user ids, organisations...).
+    #[arg(required_unless_present = "keys_from")]
+    keys: Vec<String>,
+    /// Also every line of this file (`-`: standard input), for many keys at once; blank
+    /// lines are skipped. All of them are one write.
+    #[arg(long, value_name = "PATH")]
+    keys_from: Option<PathBuf>,
     #[command(flatten)]
     target: Target,
+}
+
+impl Membership {
+    /// The keys given, then those of `--keys-from`.
+    fn all_keys(&self) -> Result<Vec<String>, Failure> {
+        let mut keys = self.keys.clone();
+        let Some(path) = &self.keys_from else {
+            return Ok(keys);
+        };
+        let text = if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|error| {
+                Failure::Broken(format!("cannot read the keys from standard input: {error}"))
+            })?;
+            text
+        } else {
+            flags_model::file::read_text(path)
+                .map_err(|error| Failure::Broken(format!("{} {error}", path.display())))?
+        };
+        keys.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned),
+        );
+        Ok(keys)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -386,16 +418,21 @@ pub(crate) fn segment(file: Option<&Path>, args: &SegmentArgs) -> Result<ExitCod
     match &args.command {
         SegmentCommand::Add(m) | SegmentCommand::Remove(m) => {
             let adding = matches!(args.command, SegmentCommand::Add(_));
+            let keys = m.all_keys()?;
+            let borrowed: Vec<&str> = keys.iter().map(String::as_str).collect();
             let (version, done) = if adding {
-                (store.segment_add(name, &m.key), "added")
+                (store.segment_add_many(name, &borrowed), "added")
             } else {
-                (store.segment_remove(name, &m.key), "removed")
+                (store.segment_remove_many(name, &borrowed), "removed")
             };
             let version = version.map_err(failure)?;
             let to = if adding { "to" } else { "from" };
+            let what = match keys.as_slice() {
+                [key] => format!("`{}`", paint.strong(key)),
+                keys => format!("{} keys", keys.len()),
+            };
             println!(
-                "{done} `{}` {to} segment `{name}` in `{env}` in redis {} (version {version})",
-                paint.strong(&m.key),
+                "{done} {what} {to} segment `{name}` in `{env}` in redis {} (version {version})",
                 store.server()
             );
             println!("{FOLLOWERS}");

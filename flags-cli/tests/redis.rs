@@ -670,3 +670,48 @@ fn writes_name_their_actor_and_flags_log_shows_them_newest_first() {
         "{text:?}"
     );
 }
+
+#[test]
+fn many_segment_keys_from_a_file_are_one_write() {
+    let Some(server) = RedisServer::start("cli_segment_file") else {
+        return;
+    };
+    let dir = project("clean");
+    let url = server.url();
+    let keys: String = (0..20_000).map(|i| format!("customer-{i}\n")).collect();
+    std::fs::write(dir.path().join("beta.txt"), format!("{keys}\n\n")).expect("written");
+    let flags = |args: &[&str]| flags_with(dir.path(), args, &[("FLAGS_REDIS_URL", &url)]);
+    let added = flags(&[
+        "segment",
+        "add",
+        "internal",
+        "u-1",
+        "--keys-from",
+        "beta.txt",
+        "--env",
+        "production",
+    ])
+    .expect(0);
+    assert!(
+        added
+            .stdout
+            .starts_with("added 20001 keys to segment `internal` in `production`"),
+        "{added:?}"
+    );
+    assert!(added.stdout.contains("(version 1)"), "one write: {added:?}");
+    let listed = flags(&["segment", "list", "internal", "--env", "production"]).expect(0);
+    assert_eq!(listed.stdout.lines().count(), 20_001, "every key listed");
+    let removed = flags(&[
+        "segment",
+        "remove",
+        "internal",
+        "--keys-from",
+        "beta.txt",
+        "--env",
+        "production",
+    ])
+    .expect(0);
+    assert!(removed.stdout.contains("removed 20000 keys"), "{removed:?}");
+    // Neither keys nor a list of them: refused by the argument parser.
+    flags(&["segment", "add", "internal", "--env", "production"]).expect(2);
+}
