@@ -52,7 +52,9 @@ fn propagation(c: &mut Criterion) {
         let runtime = flags::Runtime::load("flags.toml", FLAGS, &NoVars).expect("valid");
         let catalog = runtime.catalog();
         let mut writer = RedisStore::connect(&server.url(), catalog, "production").expect("Redis");
-        let held: Vec<String> = (0..members).map(|i| format!("{members}-held-{i}")).collect();
+        let held: Vec<String> = (0..members)
+            .map(|i| format!("{members}-held-{i}"))
+            .collect();
         for chunk in held.chunks(100_000) {
             let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
             writer.segment_add_many("beta", &chunk).expect("a write");

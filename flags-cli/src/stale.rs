@@ -2,9 +2,10 @@
 //! that retires it.
 //!
 //! Staleness is learnt from sources, each a [`Source`]: [`Expired`] reads `expires` in
-//! flags.toml. A source that knows more (what every process served, how often a flag was
-//! evaluated) is one more `impl Source`, added to the list [`sources`] builds from the
-//! options; everything else (merging, suggested values, output) is shared.
+//! flags.toml; with the Redis store, [`Unchanged`] reads its audit log (a flag that served one
+//! value in every environment, unchanged for `--days`) and [`NeverEvaluated`] its evaluation
+//! counts (a flag no process reported evaluating in the last day). Everything else (merging,
+//! suggested values, output) is shared.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,8 +13,11 @@ use std::process::ExitCode;
 use flags_model::{Catalog, Date, Flag, Setting, Value};
 use serde_json::json;
 
+use flags_runtime::store::RedisStore;
+
 use crate::output::{Format, Paint, print_json};
 use crate::project::Project;
+use crate::store::RedisOption;
 use crate::{EXIT_PROBLEMS, Failure};
 
 /// Options of `flags stale`.
@@ -22,6 +26,12 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    /// With the store: a flag serving one value in every environment, unchanged in the audit
+    /// log for this many days, is stale.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    days: u64,
+    #[command(flatten)]
+    redis: RedisOption,
 }
 
 /// A flag a source finds stale.
@@ -78,11 +88,157 @@ impl Source for Expired {
     }
 }
 
-/// The sources the options ask for.
-fn sources(_args: &Args) -> Vec<Box<dyn Source>> {
-    vec![Box::new(Expired {
+/// The sources the options ask for: the store's with `--redis`.
+fn sources<'p>(args: &Args, project: &'p Project) -> Vec<Box<dyn Source + 'p>> {
+    let mut sources: Vec<Box<dyn Source + 'p>> = vec![Box::new(Expired {
         today: Date::today(),
-    })]
+    })];
+    if let Some(url) = args.redis.url() {
+        sources.push(Box::new(Unchanged {
+            project,
+            url: url.to_owned(),
+            days: args.days,
+        }));
+        sources.push(Box::new(NeverEvaluated {
+            project,
+            url: url.to_owned(),
+        }));
+    }
+    sources
+}
+
+/// Every environment's store, each connected.
+fn stores(project: &Project, catalog: &Catalog, url: &str) -> Result<Vec<RedisStore>, Failure> {
+    catalog
+        .environments()
+        .names()
+        .iter()
+        .map(|env| crate::store::open(project, catalog, url, Some(env)).map(|(store, _)| store))
+        .collect()
+}
+
+/// Flags that serve one value in every environment (an override in the store, else
+/// flags.toml's value; no rules anywhere) and that the audit log shows unchanged for `days`.
+struct Unchanged<'p> {
+    project: &'p Project,
+    url: String,
+    days: u64,
+}
+
+impl Source for Unchanged<'_> {
+    fn name(&self) -> &'static str {
+        "audit log"
+    }
+
+    fn find(&self, catalog: &Catalog) -> Result<Vec<Stale>, Failure> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        let since_ms = now_ms.saturating_sub(self.days * 86_400_000);
+        let mut stores = stores(self.project, catalog, &self.url)?;
+        // Per environment: what the store overrides, and whether its log reaches back far
+        // enough to vouch for a flag it does not mention.
+        let mut environments = Vec::new();
+        for store in &mut stores {
+            let contents = store.list().map_err(crate::store::failure)?;
+            let log = store
+                .audit_log(None, flags_runtime::store::AUDIT_MAXLEN)
+                .map_err(crate::store::failure)?;
+            let covers = log.last().is_some_and(|oldest| oldest.time_ms <= since_ms);
+            environments.push((contents, covers));
+        }
+        let mut stale = Vec::new();
+        for (index, flag) in catalog.flags().iter().enumerate() {
+            let mut served: Option<Value> = None;
+            let mut one_value = true;
+            for (position, (contents, _)) in environments.iter().enumerate() {
+                let stored = contents
+                    .overrides
+                    .iter()
+                    .find(|o| o.flag == flag.key())
+                    .and_then(|o| o.setting.clone().ok());
+                let value = match stored.unwrap_or_else(|| flag.setting_in(Some(position))) {
+                    Setting::Value(value) => value,
+                    Setting::Targeted(_) => {
+                        one_value = false;
+                        break;
+                    }
+                };
+                if served.as_ref().is_some_and(|first| *first != value) {
+                    one_value = false;
+                    break;
+                }
+                served = Some(value);
+            }
+            let Some(value) = served.filter(|_| one_value) else {
+                continue;
+            };
+            let mut unchanged = true;
+            for (store, (_, covers)) in stores.iter_mut().zip(&environments) {
+                let last = store
+                    .audit_log(Some(flag.key()), 1)
+                    .map_err(crate::store::failure)?;
+                unchanged &= match last.first() {
+                    Some(entry) => entry.time_ms <= since_ms,
+                    None => *covers,
+                };
+            }
+            if unchanged {
+                stale.push(Stale {
+                    flag: index,
+                    reason: format!(
+                        "serves `{value}` in every environment, unchanged in the store's audit log for {} days",
+                        self.days
+                    ),
+                    keep: Some(value),
+                });
+            }
+        }
+        Ok(stale)
+    }
+}
+
+/// Flags that no process reported evaluating in the last day, when some process reports
+/// evaluation counts to the store at all.
+struct NeverEvaluated<'p> {
+    project: &'p Project,
+    url: String,
+}
+
+impl Source for NeverEvaluated<'_> {
+    fn name(&self) -> &'static str {
+        "evaluation counts"
+    }
+
+    fn find(&self, catalog: &Catalog) -> Result<Vec<Stale>, Failure> {
+        let keys: Vec<&str> = catalog.flags().iter().map(Flag::key).collect();
+        let mut evaluated = vec![false; keys.len()];
+        let mut reported = false;
+        for mut store in stores(self.project, catalog, &self.url)? {
+            let counts = store.counts(&keys).map_err(crate::store::failure)?;
+            for (index, counts) in counts.iter().enumerate() {
+                reported |= counts.last_seen.is_some();
+                if counts.last_day().values().any(|count| *count > 0) {
+                    evaluated[index] = true;
+                }
+            }
+        }
+        if !reported {
+            // No process reports counts: silence says nothing.
+            return Ok(Vec::new());
+        }
+        Ok(evaluated
+            .iter()
+            .enumerate()
+            .filter(|(_, evaluated)| !**evaluated)
+            .map(|(index, _)| Stale {
+                flag: index,
+                reason: "no process that reports evaluation counts evaluated it in the last day"
+                    .to_owned(),
+                keep: None,
+            })
+            .collect())
+    }
 }
 
 /// One flag to remove: every reason given for it, and the value to keep.
@@ -99,7 +255,7 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
     let project = Project::open(file)?;
     let catalog = project.catalog()?;
     let mut findings: Vec<(usize, Finding<'_>)> = Vec::new();
-    for source in sources(args) {
+    for source in sources(args, &project) {
         for stale in source.find(&catalog)? {
             let Some(flag) = catalog.flags().get(stale.flag) else {
                 continue;

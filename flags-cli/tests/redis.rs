@@ -715,3 +715,61 @@ fn many_segment_keys_from_a_file_are_one_write() {
     // Neither keys nor a list of them: refused by the argument parser.
     flags(&["segment", "add", "internal", "--env", "production"]).expect(2);
 }
+
+#[test]
+fn stale_with_redis_reads_the_audit_log_and_the_evaluation_counts() {
+    let Some(server) = RedisServer::start("cli_stale_store") else {
+        return;
+    };
+    let dir = project("clean");
+    let url = server.url();
+    let flags = |args: &[&str]| flags_with(dir.path(), args, &[("FLAGS_REDIS_URL", &url)]);
+    // Every environment now serves 25, each store's audit log saying so.
+    for env in ["development", "staging", "production"] {
+        flags(&["set", "max_upload_mb", "25", "--env", env]).expect(0);
+    }
+    // Changed just now: not stale after 30 days' quiet, stale after none.
+    let run = flags(&["stale", "--format", "json"]).expect(0);
+    assert_eq!(run.json()["stale"], serde_json::json!([]), "{run:?}");
+    let run = flags(&["stale", "--days", "0", "--format", "json"]).expect(1);
+    let stale = &run.json()["stale"];
+    assert_eq!(stale.as_array().map(Vec::len), Some(1), "{run:?}");
+    assert_eq!(stale[0]["flag"], "max_upload_mb");
+    assert_eq!(stale[0]["reasons"][0]["source"], "audit log");
+    assert_eq!(stale[0]["command"], "flags remove max_upload_mb --keep 25");
+
+    // A process reports counts for one flag: every other flag was not evaluated.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let mut raw = redis::Client::open(url.as_str())
+        .expect("a URL")
+        .get_connection()
+        .expect("connect");
+    let _: () = redis::pipe()
+        .hset(
+            format!(
+                "flags:v1:production:counts:hour:{}:checkout_flow",
+                now / 3600
+            ),
+            "legacy",
+            12,
+        )
+        .ignore()
+        .hset("flags:v1:production:counts:seen", "checkout_flow", now)
+        .ignore()
+        .query(&mut raw)
+        .expect("counts written");
+    let run = flags(&["stale", "--format", "json"]).expect(1);
+    let json = run.json();
+    let named: Vec<&str> = json["stale"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|f| f["reasons"][0]["source"] == "evaluation counts")
+        .filter_map(|f| f["flag"].as_str())
+        .collect();
+    assert!(!named.contains(&"checkout_flow"), "{named:?}");
+    assert!(named.contains(&"new_checkout_enabled"), "{named:?}");
+}
