@@ -390,6 +390,12 @@ fn refused_file(path: &Path, text: &str, diagnostics: &[flags_model::Diagnostic]
 /// Replaces the file whole: a temporary file in the same directory, synced, then renamed
 /// over it, so that a reader sees the old file or the new one, never half of one.
 pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
+    write_file_atomically(path, text, ".flags-overrides-")
+}
+
+/// Replaces the file at `path` whole with `text` (see [`write_atomically`]), through a
+/// temporary file named `prefix…` beside it.
+pub(crate) fn write_file_atomically(path: &Path, text: &str, prefix: &str) -> Result<(), Failure> {
     let broken = |what: &str, error: std::io::Error| {
         Failure::Broken(format!("cannot {what} {}: {error}", path.display()))
     };
@@ -400,7 +406,7 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
         _ => PathBuf::from("."),
     };
     let mut temporary = tempfile::Builder::new()
-        .prefix(".flags-overrides-")
+        .prefix(prefix)
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(|e| broken("create a temporary file beside", e))?;

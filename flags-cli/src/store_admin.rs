@@ -2,7 +2,6 @@
 //! it came back empty (Redis restarted without its data), was replaced or went back.
 //! docs/operations.md, "When the store comes back empty", is the procedure.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -332,24 +331,5 @@ fn joined(keys: &[String]) -> String {
 /// Writes `text` to `path` through a temporary file beside it and a rename, so that a
 /// backup is never half written.
 fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
-    let broken = |what: &str, error: std::io::Error| {
-        Failure::Broken(format!("cannot {what} {}: {error}", path.display()))
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".flags-store-export-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| broken("create a temporary file beside", e))?;
-    temporary
-        .write_all(text.as_bytes())
-        .and_then(|()| temporary.as_file().sync_all())
-        .map_err(|e| broken("write", e))?;
-    temporary
-        .persist(path)
-        .map_err(|e| broken("write", e.error))?;
-    Ok(())
+    crate::overrides::write_file_atomically(path, text, ".flags-store-export-")
 }

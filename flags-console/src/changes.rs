@@ -348,14 +348,13 @@ async fn change_members<F>(
         environment,
         back,
         move |store| {
-            let mut version = 0;
-            for key in &keys {
-                version = if add {
-                    store.segment_add(&segment, key)?
-                } else {
-                    store.segment_remove(&segment, key)?
-                };
-            }
+            // However many, one write: one version, one entry of the audit log.
+            let borrowed: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let version = if add {
+                store.segment_add_many(&segment, &borrowed)?
+            } else {
+                store.segment_remove_many(&segment, &borrowed)?
+            };
             Ok((keys, version))
         },
         move |keys, version| {
