@@ -77,7 +77,9 @@ fn one_key(c: &mut Criterion) {
                     next += 1;
                     let key = format!("new-{next}");
                     runtime.add_to_segment("beta", &key).expect("a segment");
-                    runtime.remove_from_segment("beta", &key).expect("a segment");
+                    runtime
+                        .remove_from_segment("beta", &key)
+                        .expect("a segment");
                 })
             });
         }
@@ -87,7 +89,9 @@ fn one_key(c: &mut Criterion) {
 
 fn bulk(c: &mut Criterion) {
     let mut group = c.benchmark_group("add 100,000 keys at once");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     let runtime = runtime_with(1_000, 0);
     let mut round = 0u64;
     group.bench_function("to a segment of 100,000", |b| {
