@@ -16,7 +16,7 @@ mod item;
 mod load;
 mod stub_attr;
 
-pub use declare::declare;
+pub use declare::{declare, declare_in};
 pub use derive::evaluation_context;
 pub use gate::{feature_gate, feature_gate_expand};
 pub use load::DEFAULT_FILE;

@@ -21,13 +21,19 @@ mod types;
 
 /// Expands `declare!(...)` in the crate being compiled.
 pub fn declare(input: TokenStream) -> TokenStream {
-    let args = match syn::parse2::<DeclareArgs>(input) {
-        Ok(args) => args,
-        Err(error) => return error.into_compile_error(),
-    };
     match load::manifest_dir() {
-        Ok(manifest_dir) => expand(&args, &manifest_dir, Date::today()),
+        Ok(manifest_dir) => declare_in(&manifest_dir, input),
         Err(message) => syn::Error::new(Span::call_site(), message).into_compile_error(),
+    }
+}
+
+/// Expands `declare!(...)` as in a crate whose manifest is in `manifest_dir`, without reading
+/// `CARGO_MANIFEST_DIR`: for tools that expand the macro outside a build (the fuzzer).
+#[doc(hidden)]
+pub fn declare_in(manifest_dir: &Path, input: TokenStream) -> TokenStream {
+    match syn::parse2::<DeclareArgs>(input) {
+        Ok(args) => expand(&args, manifest_dir, Date::today()),
+        Err(error) => error.into_compile_error(),
     }
 }
 
