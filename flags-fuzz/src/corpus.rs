@@ -4,17 +4,16 @@
 //!
 //! - `seeds/<kind>/`: valid (and a few invalid) files of each kind; `seeds/catalog.toml` is the
 //!   catalog overrides, Redis entries and the CLI's overrides are read against;
-//! - `corpus/<kind>/`: every input that ever failed (a panic, a crash, a broken invariant),
-//!   named by a hash of its content; `tests/corpus.rs` replays them all;
-//! - `known/<kind>/`: inputs that hit a known problem (slow, oversized output), kept to
-//!   measure the fixes; not replayed by the tests.
+//! - `corpus/<kind>/`: every input that ever failed (a panic, a crash, a broken invariant, a
+//!   slow input, an oversized output), named by a hash of its content; `tests/corpus.rs` and
+//!   flags-cli's `tests/fuzz.rs` replay them all.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::Kind;
 
-/// This crate's directory, where `seeds/`, `corpus/` and `known/` are.
+/// This crate's directory, where `seeds/` and `corpus/` are.
 pub fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -120,11 +119,6 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// The corpus directory of `kind`.
 pub fn corpus_dir(kind: Kind) -> PathBuf {
     crate_dir().join("corpus").join(kind.name())
-}
-
-/// The directory of inputs of `kind` that hit a known problem.
-pub fn known_dir(kind: Kind) -> PathBuf {
-    crate_dir().join("known").join(kind.name())
 }
 
 /// Every corpus file of `kind`.

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo build --release -p flags-cli
 //! cargo run --release -p flags-fuzz -- [--kind flags_toml|overrides|redis_entry|cli|all]
-//!     [--inputs N] [--seed S] [--flags-bin PATH] [--slow-ms MS] [--strict] [--no-save]
+//!     [--inputs N] [--seed S] [--flags-bin PATH] [--slow-ms MS] [--lenient] [--no-save]
 //! cargo run --release -p flags-fuzz -- --replay PATH... [--kind K]
 //! cargo run --release -p flags-fuzz -- --minimize FILE --kind K
 //! cargo run --release -p flags-fuzz -- --show N --kind K [--seed S]
@@ -20,15 +20,15 @@ use flags_fuzz::{Class, Kind, Mutator, Targets, Violation, corpus};
 const USAGE: &str = "\
 usage: flags-fuzz [--kind flags_toml|overrides|redis_entry|cli|all] [--inputs N] [--seed S]
                   [--flags-bin PATH] [--slow-ms MS] [--hang-secs S] [--max-ladder N]
-                  [--strict] [--no-save]
+                  [--lenient] [--no-save]
        flags-fuzz --replay PATH... [--kind K] [--flags-bin PATH]
        flags-fuzz --minimize FILE --kind K [--flags-bin PATH]
        flags-fuzz --show N --kind K [--seed S] [--max-ladder N]
 
 A long run makes N inputs of each kind from the seeds in flags-fuzz/seeds, runs each one in
-a worker process, prints the figures, saves failing inputs in flags-fuzz/corpus/<kind>/ and
-inputs that hit a known problem (slow, oversized output) in flags-fuzz/known/<kind>/. It
-exits with 1 on any panic, crash or violation (with --strict, also on known problems).
+a worker process, prints the figures, and saves failing inputs in flags-fuzz/corpus/<kind>/
+(a panic, a crash, a violation, a slow input, an oversized output). It exits with 1 on any
+of them (with --lenient, slow and oversized inputs are reported and kept without failing).
 The cli kind runs the flags binary: build it first with `cargo build --release -p flags-cli`.";
 
 /// Prints a line to standard output; a reader that went away (`| head`) is no error.
@@ -66,7 +66,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         slow: Duration::from_secs(1),
         hang: None,
         max_ladder: 40,
-        strict: false,
+        strict: true,
         save: true,
         replay: Vec::new(),
         minimize: None,
@@ -109,6 +109,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             }
             "--show" => options.show = Some(number("--show", value("--show")?)?),
             "--strict" => options.strict = true,
+            "--lenient" => options.strict = false,
             "--no-save" => options.save = false,
             "--worker" => options.worker = true,
             "--replay" => options.replay.push(PathBuf::from(value("--replay")?)),

@@ -243,9 +243,9 @@ impl Stats {
         text
     }
 
-    /// Saves the inputs worth keeping: for each failure signature its three smallest inputs
-    /// in `corpus/<kind>/`; the five slowest killed, the five slowest measured and the three
-    /// with the most output in `known/<kind>/`. Returns the files written, with what each one is.
+    /// Saves the inputs worth keeping in `corpus/<kind>/`: for each failure signature its
+    /// three smallest inputs; of slow and oversized ones, the five slowest killed, the five
+    /// slowest measured and the three with the most output. Returns the files written, with what each one is.
     pub fn save(&self, mutator: &Mutator) -> io::Result<Vec<(PathBuf, String)>> {
         let mut saved = Vec::new();
         let mut known: Vec<&Finding> = Vec::new();
@@ -285,7 +285,7 @@ impl Stats {
             .chain(oversized.into_iter().take(3));
         for finding in worst {
             let input = mutator.input(self.seed, finding.index);
-            let path = corpus::save(&corpus::known_dir(self.kind), self.kind, &input)?;
+            let path = corpus::save(&corpus::corpus_dir(self.kind), self.kind, &input)?;
             let what = format!(
                 "{} #{} ({} bytes, {:.1} s): {}",
                 finding.violation.class.name(),
