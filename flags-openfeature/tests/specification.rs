@@ -8,32 +8,23 @@
 use std::time::{Duration, SystemTime};
 
 use flags_openfeature::{FlagsProvider, MAX_ATTRIBUTES};
-use flags_runtime::{Runtime, Vars};
+use flags_runtime::Runtime;
 use open_feature::provider::{FeatureProvider, ProviderStatus, ResolutionDetails};
 use open_feature::{
     EvaluationContext, EvaluationContextFieldValue, EvaluationErrorCode, EvaluationReason,
     FlagMetadataValue, OpenFeature,
 };
 
+#[path = "common/environment.rs"]
+mod environment;
+
+use environment::runtime_in;
+
 const FLAGS: &str = include_str!("fixtures/flags.toml");
 const COMMENTS: &str = "product-TASKS-103-comments";
 
-/// The environment a test's runtime is in, and no other variable.
-struct Environment(&'static str);
-
-impl Vars for Environment {
-    fn get(&self, name: &str) -> Option<Result<String, String>> {
-        (name == "APP_ENV").then(|| Ok(self.0.to_owned()))
-    }
-
-    fn names_with_prefix(&self, _prefix: &str) -> Vec<String> {
-        Vec::new()
-    }
-}
-
 fn runtime(environment: &'static str) -> &'static Runtime {
-    let vars: &'static Environment = Box::leak(Box::new(Environment(environment)));
-    Runtime::load("tests/fixtures/flags.toml", FLAGS, vars).expect("the fixture is valid")
+    runtime_in(environment, FLAGS)
 }
 
 fn production() -> FlagsProvider {
@@ -487,8 +478,7 @@ when = [
 ]
 serve = true
 "#;
-    let vars: &'static Environment = Box::leak(Box::new(Environment("production")));
-    let provider = FlagsProvider::new(Runtime::load("kinds.toml", toml, vars).unwrap());
+    let provider = FlagsProvider::new(runtime_in("production", toml));
     let signed_up = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let context = EvaluationContext::default()
         .with_targeting_key("acct-1")
