@@ -429,7 +429,8 @@ async fn live_page(
         .get(&query.user)
         .ok_or((StatusCode::UNAUTHORIZED, "unknown user\n"))?;
     let config = serde_json::json!({
-        "flag": <ProductTasks103CommentsFeature as flags::Feature>::KEY,
+        // The key as a string, as a page names it: `flags refs` and `flags remove` list it.
+        "flag": "product-TASKS-103-comments",
         "context": { "targetingKey": user.id, "email": user.email },
         "token": state.inner.ofrep_token,
         "pollInterval": LIVE_POLL_MS,
