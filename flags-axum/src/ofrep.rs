@@ -100,8 +100,13 @@ impl Ofrep {
         }
     }
 
-    /// Lets requests with `Authorization: Bearer <token>` in (any number of tokens).
+    /// Lets requests with `Authorization: Bearer <token>` in (any number of tokens). An
+    /// empty token lets nobody in.
     pub fn token(mut self, token: &str) -> Self {
+        let token = token.trim();
+        if token.is_empty() {
+            return self;
+        }
         let digest = digest(token.as_bytes());
         match &mut self.access {
             Access::Tokens(tokens) => tokens.push(digest),

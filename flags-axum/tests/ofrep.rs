@@ -475,6 +475,10 @@ async fn closed_until_a_token_or_public_and_cors_for_the_origins_given() {
     let good = r#"{"context": {"targetingKey": "u-1"}}"#;
     let (status, _, _) = post(&closed, BULK, good, &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // An empty token is no token: `Bearer ` with nothing after it gets nowhere.
+    let empty = serve(Ofrep::new(runtime).token(" ").router()).await;
+    let (status, _, _) = post(&empty, BULK, good, &[("authorization", "Bearer ")]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let open = serve(Ofrep::new(runtime).public().router()).await;
     let (status, _, _) = post(&open, BULK, good, &[("authorization", "")]).await;
