@@ -10,7 +10,7 @@
 //!   404 response, so `#[feature_gate]` handlers can return `Result<_, FeatureDisabled>`.
 //! - [`FlagsLayer::with_stubs`] gives one server its own flag values, for tests that run
 //!   several servers at once.
-//! - [`ofrep`] (feature `ofrep`) serves OFREP, OpenFeature's remote evaluation protocol, for
+//! - `ofrep` (feature `ofrep`) serves OFREP, OpenFeature's remote evaluation protocol, for
 //!   OpenFeature's providers in other languages and in the browser.
 //!
 //! ```

@@ -1,7 +1,7 @@
 //! OpenFeature for the `flags` toolkit (the `openfeature` feature of the `flags` crate, as
 //! `flags::openfeature`).
 //!
-//! - [`FlagsProvider`] (feature `provider`, on by default) is an OpenFeature provider over a
+//! - `FlagsProvider` (feature `provider`, on by default) is an OpenFeature provider over a
 //!   [`Runtime`]: code written against the `open-feature` SDK evaluates the flags of
 //!   `flags.toml`, with the same values, reasons and live changes as `Flags::x()`.
 //! - [`Resolver`], [`ContextBuilder`], [`ResolutionReason`] and [`ErrorCode`] are the
