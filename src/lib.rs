@@ -133,6 +133,12 @@ pub use flags_runtime::{
 #[cfg(feature = "axum")]
 pub use flags_axum as axum;
 
+/// OpenFeature (feature `openfeature`): [`openfeature::FlagsProvider`], a provider for
+/// applications written against the `open-feature` SDK, over `Flags::runtime()`.
+/// `docs/openfeature.md` documents the mappings of reasons, error codes and contexts.
+#[cfg(feature = "openfeature")]
+pub use flags_openfeature as openfeature;
+
 /// The Redis store of overrides and segment memberships that every process of a fleet follows
 /// (feature `redis`): [`store::RedisStore`] writes, `Flags::runtime().follow_redis(...)`
 /// follows. `docs/operations.md` documents the key layout and each fault.

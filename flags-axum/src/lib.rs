@@ -10,6 +10,8 @@
 //!   404 response, so `#[feature_gate]` handlers can return `Result<_, FeatureDisabled>`.
 //! - [`FlagsLayer::with_stubs`] gives one server its own flag values, for tests that run
 //!   several servers at once.
+//! - `ofrep` (feature `ofrep`) serves OFREP, OpenFeature's remote evaluation protocol, for
+//!   OpenFeature's providers in other languages and in the browser.
 //!
 //! ```
 //! use axum::{Router, http::request::Parts, routing::get};
@@ -45,6 +47,9 @@
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "ofrep")]
+pub mod ofrep;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -42,6 +42,20 @@ pub(crate) struct Args {
     /// FLAGS_CONSOLE_WEBHOOK_TOKEN).
     #[arg(long, value_name = "FILE")]
     webhook_token_file: Option<PathBuf>,
+    /// A file of OFREP tokens, one per line (or FLAGS_OFREP_TOKENS): serves OFREP at
+    /// /environments/ENV/ofrep/v1/evaluate/flags to their holders.
+    #[arg(long, value_name = "FILE")]
+    ofrep_tokens: Option<PathBuf>,
+    /// An origin whose pages may call the OFREP endpoints (CORS), repeatable.
+    #[arg(long = "ofrep-allow-origin", value_name = "ORIGIN")]
+    ofrep_origins: Vec<String>,
+}
+
+/// OFREP tokens from `text`: one per line (or separated by `;`), `#` starting a comment.
+fn ofrep_tokens(text: &str) -> impl Iterator<Item = &str> {
+    text.split(['\n', ';'])
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// A secret from `file`, else from the variable `variable`; `None` when neither is set.
@@ -122,6 +136,27 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
         "FLAGS_CONSOLE_WEBHOOK_TOKEN",
     )? {
         config = config.webhook_token(&token);
+    }
+    let mut ofrep_texts = Vec::new();
+    if let Some(path) = &args.ofrep_tokens {
+        ofrep_texts.push(std::fs::read_to_string(path).map_err(|error| {
+            Failure::Broken(format!("cannot read {}: {error}", path.display()))
+        })?);
+    }
+    ofrep_texts.extend(secret(None, "FLAGS_OFREP_TOKENS")?);
+    let mut ofrep_tokens_given = false;
+    for token in ofrep_texts.iter().flat_map(|text| ofrep_tokens(text)) {
+        config = config.ofrep_token(token);
+        ofrep_tokens_given = true;
+    }
+    if !args.ofrep_origins.is_empty() && !ofrep_tokens_given {
+        return Err(Failure::Refused(
+            "--ofrep-allow-origin needs OFREP tokens: --ofrep-tokens FILE or FLAGS_OFREP_TOKENS"
+                .into(),
+        ));
+    }
+    for origin in &args.ofrep_origins {
+        config = config.ofrep_origin(origin);
     }
     let console = Console::new(config).map_err(|error| Failure::Refused(error.to_string()))?;
     flags_console::serve(&args.listen, console)

@@ -77,6 +77,8 @@ pub struct ConsoleConfig {
     tokens: Vec<Token>,
     intercom: Option<Intercom>,
     webhook_token: Option<String>,
+    ofrep_tokens: Vec<String>,
+    ofrep_origins: Vec<String>,
     mount_path: String,
 }
 
@@ -91,6 +93,8 @@ impl ConsoleConfig {
             tokens: Vec::new(),
             intercom: None,
             webhook_token: None,
+            ofrep_tokens: Vec::new(),
+            ofrep_origins: Vec::new(),
             mount_path: String::new(),
         }
     }
@@ -116,6 +120,22 @@ impl ConsoleConfig {
     /// Accepts the generic segment webhook, `POST /webhooks/segments`, with this bearer token.
     pub fn webhook_token(mut self, token: &str) -> Self {
         self.webhook_token = Some(token.to_owned());
+        self
+    }
+
+    /// Serves OFREP for every environment, to the holders of `token` (repeatable):
+    /// `POST /environments/{env}/ofrep/v1/evaluate/flags[/{key}]`, evaluated by the
+    /// console's runtime of that environment, which follows its store. An OFREP token lets
+    /// its holder evaluate flags, and nothing else: it is no console login.
+    pub fn ofrep_token(mut self, token: &str) -> Self {
+        self.ofrep_tokens.push(token.to_owned());
+        self
+    }
+
+    /// Lets pages of `origin` (`https://app.example.com`) call the OFREP endpoints (CORS),
+    /// repeatable.
+    pub fn ofrep_origin(mut self, origin: &str) -> Self {
+        self.ofrep_origins.push(origin.to_owned());
         self
     }
 
@@ -160,6 +180,15 @@ pub(crate) struct Inner {
     pub(crate) intercom: Option<Intercom>,
     pub(crate) webhook_token: Option<String>,
     pub(crate) base: String,
+    /// The OFREP endpoints, when tokens were given.
+    ofrep: Option<OfrepAccess>,
+}
+
+/// Who may call the OFREP endpoints, and from which pages.
+#[derive(Clone)]
+struct OfrepAccess {
+    tokens: Vec<String>,
+    origins: Vec<HeaderValue>,
 }
 
 impl Console {
@@ -209,6 +238,26 @@ impl Console {
                 )));
             }
         }
+        for token in &config.ofrep_tokens {
+            if token.chars().count() < MIN_SECRET_LEN {
+                return Err(ConsoleError(format!(
+                    "an OFREP token is shorter than {MIN_SECRET_LEN} characters"
+                )));
+            }
+        }
+        let origins = config
+            .ofrep_origins
+            .iter()
+            .map(|origin| {
+                HeaderValue::from_str(origin.trim_end_matches('/')).map_err(|_| {
+                    ConsoleError(format!("`{origin}` is not an origin (https://host:port)"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ofrep = (!config.ofrep_tokens.is_empty()).then(|| OfrepAccess {
+            tokens: config.ofrep_tokens.clone(),
+            origins,
+        });
         let base = config.mount_path.clone();
         Ok(Console {
             inner: Arc::new(Inner {
@@ -218,14 +267,49 @@ impl Console {
                 intercom: config.intercom,
                 webhook_token: config.webhook_token,
                 base,
+                ofrep,
             }),
         })
     }
 
-    /// The console's routes, with body limits, timeouts and security headers. Serve it with
+    /// The console's routes, with body limits, timeouts and security headers, and the OFREP
+    /// endpoints of every environment when OFREP tokens were given. Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()` so that failed logins are
     /// counted per client address (otherwise they are counted together).
     pub fn router(&self) -> Router {
+        let console = self.console_router();
+        match &self.inner.ofrep {
+            Some(ofrep) => console.merge(self.ofrep_router(ofrep)),
+            None => console,
+        }
+    }
+
+    /// OFREP per environment, by path: an OFREP client's base URL is
+    /// `http://console/environments/production`. Outside the console's own layers: its
+    /// answers are JSON for programs and pages of other origins, with their own limits.
+    fn ofrep_router(&self, ofrep: &OfrepAccess) -> Router {
+        let mut router = Router::new();
+        for environment in self.inner.stores.environments() {
+            let mut endpoints = flags_axum::ofrep::Ofrep::new(environment.runtime);
+            for token in &ofrep.tokens {
+                endpoints = endpoints.token(token);
+            }
+            if !ofrep.origins.is_empty() {
+                endpoints = endpoints.cors(flags_axum::ofrep::cors(ofrep.origins.clone()));
+            }
+            // Environment names are letters, digits, `_` and `-` (flags-model checks).
+            router = router.nest(
+                &format!("/environments/{}", environment.name),
+                endpoints.router(),
+            );
+        }
+        router.layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+    }
+
+    fn console_router(&self) -> Router {
         let header = |name: &'static str, value: &'static str| {
             SetResponseHeaderLayer::overriding(
                 HeaderName::from_static(name),

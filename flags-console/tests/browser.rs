@@ -6,93 +6,19 @@
 //! With CONSOLE_SCREENSHOTS=DIR it saves the screenshots of docs/console.md there.
 
 mod common;
+#[path = "../../examples/task_comments/tests/common/service.rs"]
+mod service;
+#[path = "common/webdriver.rs"]
+mod webdriver;
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// A child process, killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn browser_installed(test: &str) -> bool {
-    let installed =
-        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
-    if !installed {
-        assert!(
-            std::env::var("REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "{test}: {CHROMIUM} or {CHROMEDRIVER} is missing and REQUIRE_BROWSER=1; install them (apt-get install chromium chromium-driver)"
-        );
-        eprintln!(
-            "SKIPPED {test}: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver; REQUIRE_BROWSER=1 makes this a failure)"
-        );
-    }
-    installed
-}
-
-/// chromedriver on a free port, and a headless Chromium session with an empty profile.
-async fn browser(profile: &std::path::Path) -> (Process, Client) {
-    let port = free_port();
-    let driver = Process(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let capabilities = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1200,1000",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let capabilities = match capabilities {
-        serde_json::Value::Object(map) => map,
-        _ => unreachable!(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(client) => return (driver, client),
-            Err(error) => {
-                assert!(Instant::now() < deadline, "no WebDriver session: {error}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
+use webdriver::{Process, browser, browser_installed};
 
 /// The task_comments binary (built if needed), in production, following `redis`.
 fn task_comments(redis: &RedisServer) -> (Process, String) {
@@ -112,32 +38,17 @@ fn task_comments(redis: &RedisServer) -> (Process, String) {
     assert!(built.success(), "task_comments builds");
     let target = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
-    let mut command = Command::new(format!("{target}/debug/task_comments"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("FLAGS_") {
-            command.env_remove(&name);
-        }
-    }
-    let mut child = command
-        .env("APP_ENV", "production")
-        .env("PORT", "0")
-        .env("ADMIN_TOKEN", "admin-token-0123456789")
-        .env("FLAGS_REDIS_URL", redis.url())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("task_comments starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("task_comments listening on ")
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let url = redis.url();
+    let (child, base) = service::start(
+        Path::new(&format!("{target}/debug/task_comments")),
+        &[
+            ("APP_ENV", "production"),
+            ("PORT", "0"),
+            ("ADMIN_TOKEN", "admin-token-0123456789"),
+            ("FLAGS_REDIS_URL", &url),
+            ("RUST_LOG", "warn"),
+        ],
+    );
     (Process(child), base)
 }
 

@@ -6,6 +6,11 @@
 //! - The comments page (`GET /tasks/{task}/comments`) and the comments API
 //!   (`GET`/`POST /api/tasks/{task}/comments`, `DELETE /api/tasks/{task}/comments/{id}`) are
 //!   one router behind one [`FeatureGate`]: 404 for everyone else.
+//! - `GET /live?user=u-2` is the task list again, with the Comments links shown or hidden in
+//!   the browser by OpenFeature's web SDK and its OFREP web provider, which poll this
+//!   service's own OFREP endpoints (`POST /ofrep/v1/evaluate/flags`): the link appears and
+//!   disappears with the server-side gate, without a reload. The SDK's ES modules are
+//!   served from `web/node_modules` (`npm ci` in `examples/task_comments/web`).
 //! - `POST /admin/segments/{segment}/members` (bearer token) adds a user to a segment, as a
 //!   support tool's webhook does when it tags a customer as a beta tester; it takes effect
 //!   on the next request. `GET /admin/flag-counts` shows how often each flag served each
@@ -22,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use axum::extract::Query;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -29,6 +35,7 @@ use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use flags::axum::ofrep::Ofrep;
 use flags::axum::{FeatureGate, FlagsLayer};
 use flags::store::{RedisFollower, RedisStore};
 use flags::{EvaluationCounter, StubScope};
@@ -121,6 +128,7 @@ struct Inner {
     admin_token: Option<String>,
     evaluations: Arc<EvaluationCounter>,
     store: Option<SharedStore>,
+    ofrep_token: Option<String>,
 }
 
 /// The fleet's Redis store: written by the admin endpoints, followed by this process.
@@ -192,6 +200,17 @@ impl AppState {
 
     /// Like [`AppState::new`]; segment changes go to `store` when there is one.
     pub fn with_store(admin_token: Option<String>, store: Option<SharedStore>) -> Self {
+        Self::with_store_and_ofrep(admin_token, store, None)
+    }
+
+    /// Like [`AppState::with_store`]; the OFREP endpoints want `ofrep_token` when there is
+    /// one (the live page sends it). Without one, they answer any caller: what they say is
+    /// what the page would show.
+    pub fn with_store_and_ofrep(
+        admin_token: Option<String>,
+        store: Option<SharedStore>,
+        ofrep_token: Option<String>,
+    ) -> Self {
         let user = |id: &str, email: &str, name: &str| {
             (
                 id.to_owned(),
@@ -224,6 +243,7 @@ impl AppState {
                 admin_token: admin_token.filter(|token| !token.is_empty()),
                 evaluations,
                 store,
+                ofrep_token: ofrep_token.filter(|token| !token.is_empty()),
             }),
         }
     }
@@ -343,6 +363,12 @@ fn app_with(state: AppState, stubs: Option<StubScope>) -> Router {
     if let Some(stubs) = stubs {
         flags_layer = flags_layer.with_stubs(stubs);
     }
+    // OFREP for the live page: the same runtime, so it answers as the gate decides. It
+    // takes the context the page sends, outside the layer that reads the user's header.
+    let ofrep = match &state.inner.ofrep_token {
+        Some(token) => Ofrep::new(Flags::runtime()).token(token),
+        None => Ofrep::new(Flags::runtime()).public(),
+    };
     Router::new()
         .route("/", get(|| async { Redirect::to("/tasks") }))
         .route("/tasks", get(tasks_page))
@@ -354,6 +380,9 @@ fn app_with(state: AppState, stubs: Option<StubScope>) -> Router {
         )
         .route("/admin/flag-counts", get(flag_counts))
         .layer(flags_layer)
+        .route("/live", get(live_page))
+        .route("/web/{file}", get(web_module))
+        .merge(ofrep.router())
         .with_state(state)
 }
 
@@ -376,6 +405,82 @@ async fn tasks_page(State(state): State<AppState>, user: CurrentUser) -> Html<St
     }
     page.push_str("</ul>\n");
     Html(page)
+}
+
+/// The query of `GET /live`: who is signed in (a stand-in for a session, as `x-user-id`
+/// is for the other pages: a page the browser opens cannot send that header).
+#[derive(Debug, Deserialize)]
+pub struct LiveQuery {
+    /// The user's id.
+    pub user: String,
+}
+
+/// How often the live page asks for the flags again, in milliseconds.
+pub const LIVE_POLL_MS: u64 = 500;
+
+/// The task list whose Comments links OpenFeature's web SDK shows or hides, in the browser.
+async fn live_page(
+    State(state): State<AppState>,
+    Query(query): Query<LiveQuery>,
+) -> Result<Html<String>, (StatusCode, &'static str)> {
+    let user = state
+        .inner
+        .users
+        .get(&query.user)
+        .ok_or((StatusCode::UNAUTHORIZED, "unknown user\n"))?;
+    let config = serde_json::json!({
+        // The key as a string, as a page names it: `flags refs` and `flags remove` list it.
+        "flag": "product-TASKS-103-comments",
+        "context": { "targetingKey": user.id, "email": user.email },
+        "token": state.inner.ofrep_token,
+        "pollInterval": LIVE_POLL_MS,
+    });
+    // JSON inside <script>: no `<` may close the element early.
+    let config = config.to_string().replace('<', "\\u003c");
+    let mut tasks = String::new();
+    for task in &state.inner.tasks {
+        tasks.push_str(&format!(
+            "<li>{} <a class=\"comments\" href=\"/tasks/{}/comments\" hidden>Comments</a></li>\n",
+            escape(&task.title),
+            task.id
+        ));
+    }
+    Ok(Html(format!(
+        include_str!("live.html"),
+        name = escape(&user.name),
+        tasks = tasks,
+        config = config,
+    )))
+}
+
+/// The ES modules of OpenFeature's web SDK and OFREP web provider, from `web/node_modules`
+/// (installed by `npm ci` in `examples/task_comments/web`, from its lockfile). Only these
+/// four files are served.
+async fn web_module(Path(file): Path<String>) -> Response {
+    let path = match file.as_str() {
+        "core.js" => "@openfeature/core/dist/esm/index.js",
+        "web-sdk.js" => "@openfeature/web-sdk/dist/esm/index.js",
+        "ofrep-core.js" => "@openfeature/ofrep-core/index.esm.js",
+        "ofrep-web-provider.js" => "@openfeature/ofrep-web-provider/index.esm.js",
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let modules = std::env::var("TASK_COMMENTS_NODE_MODULES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/web/node_modules").to_owned());
+    match tokio::fs::read(format!("{modules}/{path}")).await {
+        Ok(bytes) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(error) => (
+            StatusCode::NOT_FOUND,
+            format!("{modules}/{path}: {error}; run `npm ci` in examples/task_comments/web\n"),
+        )
+            .into_response(),
+    }
 }
 
 async fn comments_page(

@@ -5,6 +5,9 @@
 //! APP_ENV=production ADMIN_TOKEN=s3cret cargo run -p task_comments
 //! ```
 //!
+//! `GET /live?user=u-2` shows the task list with the Comments links decided in the browser by
+//! OpenFeature's web SDK (run `npm ci` in `examples/task_comments/web` first).
+//!
 //! `PORT` chooses the port (default 3000; 0 for any free one). `FLAGS_REDIS_URL`
 //! (`redis://127.0.0.1:6379`) makes the service follow a Redis store and write segment
 //! changes there, for every process of the service, and sends its evaluation counts there
@@ -30,6 +33,8 @@ It serves http://127.0.0.1:$PORT/tasks until Ctrl-C, configured by environment v
                       [default: development]
   PORT                the port to listen on; 0 for any free one [default: 3000]
   ADMIN_TOKEN         the bearer token of the admin endpoints; unset, they refuse every call
+  OFREP_TOKEN         the bearer token of the OFREP endpoints (/ofrep/v1/...), which the
+                      live page (/live?user=u-2) sends; unset, they answer any caller
   {REDIS_URL_VARIABLE}     a Redis store (redis://127.0.0.1:6379) that every process of the
                       service follows, and that the admin endpoints write to
   FLAGS_OVERRIDES     the path of an overrides file (flags set writes one)
@@ -120,7 +125,8 @@ async fn main() -> ExitCode {
         _ => None,
     };
     let counts_to_store = store.is_some();
-    let state = AppState::with_store(admin_token, store);
+    let ofrep_token = std::env::var("OFREP_TOKEN").ok();
+    let state = AppState::with_store_and_ofrep(admin_token, store, ofrep_token);
     // With a store, evaluation counts go there for the console, sampled so that checks keep
     // their fast path between windows (BENCHMARKS.md, "Evaluation counts"). Without one, for
     // GET /admin/flag-counts, a listener hears every check (~80 ns rather than ~0.6 ns).

@@ -34,6 +34,7 @@ fn help_lists_every_variable_and_exits() {
             "APP_ENV",
             "PORT",
             "ADMIN_TOKEN",
+            "OFREP_TOKEN",
             "FLAGS_REDIS_URL",
             "FLAGS_OVERRIDES",
             "FLAGS_<FLAG>",

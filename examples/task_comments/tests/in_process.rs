@@ -122,3 +122,51 @@ async fn two_servers_with_opposite_values_never_see_each_others() {
         request.await.unwrap();
     }
 }
+
+#[tokio::test]
+#[flags::stub(product_tasks_103_comments = true, flags = task_comments::Flags)]
+async fn the_live_page_and_its_ofrep_answer_as_the_gate() {
+    let router = app(AppState::new(None));
+    let (status, page) = call(router.clone(), "GET", "/live?user=u-3", "").await;
+    assert_eq!(status, StatusCode::OK);
+    // Every link starts hidden; the page's script shows them as the flag says.
+    assert_eq!(page.matches(" hidden>Comments</a>").count(), 3, "{page}");
+    assert!(page.contains(r#""targetingKey":"u-3""#), "{page}");
+    assert!(page.contains(r#""@openfeature/web-sdk": "/web/web-sdk.js""#));
+    let (status, _) = call(router.clone(), "GET", "/live?user=nobody", "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Without OFREP_TOKEN, the page's own OFREP needs none; it evaluates as the gate does.
+    let request = Request::builder()
+        .method("POST")
+        .uri("/ofrep/v1/evaluate/flags/product-TASKS-103-comments")
+        .body(Body::from(r#"{"context": {"targetingKey": "u-3"}}"#))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["value"], true);
+    // Only the SDK's four modules are served.
+    let (status, _) = call(router.clone(), "GET", "/web/..%2F..%2FCargo.toml", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(router, "GET", "/web/package.json", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn with_ofrep_token_the_endpoints_want_it() {
+    let router = app(AppState::with_store_and_ofrep(
+        None,
+        None,
+        Some("ofrep-token-0123456789".into()),
+    ));
+    let (status, _) = call(router.clone(), "POST", "/ofrep/v1/evaluate/flags", "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, page) = call(router, "GET", "/live?user=u-1", "").await;
+    assert!(
+        page.contains(r#""token":"ofrep-token-0123456789""#),
+        "{page}"
+    );
+}

@@ -21,6 +21,7 @@ pub const VIEWER: &str = "viewer-token-0123456789";
 pub const STAGING_EDITOR: &str = "staging-token-0123456789";
 pub const INTERCOM_SECRET: &str = "intercom-client-secret";
 pub const WEBHOOK_TOKEN: &str = "webhook-token-0123456789";
+pub const OFREP_TOKEN: &str = "ofrep-token-0123456789";
 
 /// The project's own flags.toml (the task_comments example's).
 pub fn flags_toml() -> (String, String) {
@@ -31,6 +32,14 @@ pub fn flags_toml() -> (String, String) {
 
 /// A console over `redis`, served on a free port; returns its base URL.
 pub async fn start_console(redis: &RedisServer) -> String {
+    start_console_with(redis, |config| config).await
+}
+
+/// Like [`start_console`], with more of the configuration from `more`.
+pub async fn start_console_with(
+    redis: &RedisServer,
+    more: impl FnOnce(ConsoleConfig) -> ConsoleConfig,
+) -> String {
     let (path, text) = flags_toml();
     let config = ConsoleConfig::new(&path, &text, &redis.url())
         .token(Token::new("ada", Role::Editor, EDITOR).unwrap())
@@ -49,7 +58,7 @@ pub async fn start_console(redis: &RedisServer) -> String {
                 .max_age(Duration::from_secs(600)),
         )
         .webhook_token(WEBHOOK_TOKEN);
-    let console = Console::new(config).expect("a valid console");
+    let console = Console::new(more(config)).expect("a valid console");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let app = console
