@@ -74,6 +74,8 @@ fn listeners_hear_the_reason_and_never_the_user() {
     Flags::comments_enabled_for(&staff());
     Flags::comments_enabled_for(&customer());
     Flags::layout_for(&Context::new("u-9").with("org", "acme"));
+    // The rollout is by `org`, which this context lacks: the default, as an error.
+    Flags::layout_for(&Context::new("u-10"));
     runtime.remove_listener(id);
 
     let heard = heard.lock().unwrap();
@@ -95,6 +97,17 @@ fn listeners_hear_the_reason_and_never_the_user() {
     assert_eq!(heard[2].0, "layout");
     assert_eq!(heard[2].2, EvaluationReason::Split);
     assert_eq!(EvaluationReason::Split.as_str(), "split");
+    assert_eq!(
+        heard[3],
+        (
+            "layout",
+            Value::Variant {
+                index: 0,
+                name: "classic".into()
+            },
+            EvaluationReason::Error
+        )
+    );
 }
 
 /// Records the fields of every event of the evaluation target.

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use flags_model::{Flag, Value};
-use flags_runtime::{Context, EvaluationContext, Origin, Reason, Runtime, Snapshot};
+use flags_runtime::{Context, EvaluationContext, EvaluationReason, Reason, Runtime, Snapshot};
 
 /// Why a flag has its value, in OpenFeature's words (its `reason` field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,24 +28,16 @@ pub enum ResolutionReason {
 }
 
 impl ResolutionReason {
-    /// The runtime's reason in OpenFeature's terms; the same mapping as the runtime's own
-    /// evaluation events (`feature_flag.result.reason`), except that an evaluation the
-    /// runtime answered with its default after an error is an error here.
+    /// The runtime's reason in OpenFeature's terms: the runtime's own mapping, the one its
+    /// evaluation events report (`feature_flag.result.reason`).
     pub fn of(reason: &Reason) -> Self {
-        match reason {
-            Reason::Stub | Reason::Override { .. } => Self::Static,
-            Reason::Static {
-                origin: Origin::Default,
-            } => Self::Default,
-            Reason::Static { .. } => Self::Static,
-            Reason::Rule {
-                bucket: Some(_), ..
-            }
-            | Reason::Fallthrough { bucket: Some(_) } => Self::Split,
-            Reason::Rule { .. } => Self::TargetingMatch,
-            Reason::Fallthrough { bucket: None } => Self::Default,
-            Reason::PrerequisiteOff { .. } => Self::Disabled,
-            Reason::Error { .. } => Self::Error,
+        match EvaluationReason::from(reason) {
+            EvaluationReason::Static => Self::Static,
+            EvaluationReason::Default => Self::Default,
+            EvaluationReason::TargetingMatch => Self::TargetingMatch,
+            EvaluationReason::Split => Self::Split,
+            EvaluationReason::Disabled => Self::Disabled,
+            EvaluationReason::Error => Self::Error,
             _ => Self::Unknown,
         }
     }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwapOption;
 use flags_model::Value;
 
-use crate::eval::Why;
+use crate::eval::{Reason, Why};
 
 /// The `tracing` target of evaluation events: `RUST_LOG=flags::evaluation=debug` shows them.
 pub const EVALUATION_TARGET: &str = "flags::evaluation";
@@ -51,6 +51,8 @@ impl EvaluationReason {
         }
     }
 
+    /// The kind of an evaluation's reason, without making the reason: what
+    /// `EvaluationReason::from(&reason)` gives for the reason `why` becomes.
     pub(crate) fn of(why: &Why<'_>) -> Self {
         match why {
             Why::Stub | Why::Override(_) => EvaluationReason::Static,
@@ -61,9 +63,32 @@ impl EvaluationReason {
             }
             | Why::Fallthrough { bucket: Some(_) } => EvaluationReason::Split,
             Why::Rule { .. } => EvaluationReason::TargetingMatch,
-            Why::Fallthrough { bucket: None } | Why::NoBucketKey(_) => EvaluationReason::Default,
+            Why::Fallthrough { bucket: None } => EvaluationReason::Default,
             Why::PrerequisiteOff(_) => EvaluationReason::Disabled,
-            Why::Missing => EvaluationReason::Error,
+            // Each is a `Reason::Error`: the kind of a reason is the same from either.
+            Why::NoBucketKey(_) | Why::Missing => EvaluationReason::Error,
+        }
+    }
+}
+
+impl From<&Reason> for EvaluationReason {
+    /// The kind of a reason, as evaluation events report it: what OpenFeature's providers and
+    /// the OFREP endpoints answer too, so that one mapping serves them all.
+    fn from(reason: &Reason) -> Self {
+        match reason {
+            Reason::Stub | Reason::Override { .. } => EvaluationReason::Static,
+            Reason::Static {
+                origin: crate::sources::Origin::Default,
+            } => EvaluationReason::Default,
+            Reason::Static { .. } => EvaluationReason::Static,
+            Reason::Rule {
+                bucket: Some(_), ..
+            }
+            | Reason::Fallthrough { bucket: Some(_) } => EvaluationReason::Split,
+            Reason::Rule { .. } => EvaluationReason::TargetingMatch,
+            Reason::Fallthrough { bucket: None } => EvaluationReason::Default,
+            Reason::PrerequisiteOff { .. } => EvaluationReason::Disabled,
+            Reason::Error { .. } => EvaluationReason::Error,
         }
     }
 }
