@@ -67,6 +67,9 @@ struct Marks {
     stubs: Vec<u32>,
     /// Per flag, whether some kept configuration has another value than the current one.
     diverged: Vec<bool>,
+    /// How many of `diverged` are set: none is the common case, which then costs nothing
+    /// per flag (a segment change in a program with many flags).
+    diverged_count: usize,
     /// Whether listeners want every check.
     observed: bool,
 }
@@ -114,6 +117,7 @@ impl Runtime {
             marks: Mutex::new(Marks {
                 stubs: Vec::new(),
                 diverged: Vec::new(),
+                diverged_count: 0,
                 observed: false,
             }),
             held: Mutex::new(Vec::new()),
@@ -583,12 +587,20 @@ impl Runtime {
     /// and updates their words.
     fn mark_diverged(&self, diverged: &[bool], keep: bool) {
         let mut marks = lock(&self.marks);
+        if diverged.is_empty() && marks.diverged_count == 0 {
+            return;
+        }
         marks.diverged.resize(self.slots.len(), false);
         for index in 0..self.slots.len() {
             let now = diverged.get(index).copied().unwrap_or(false);
             let was = marks.diverged[index];
             if now != was && (now || !keep) {
                 marks.diverged[index] = now;
+                if now {
+                    marks.diverged_count += 1;
+                } else {
+                    marks.diverged_count -= 1;
+                }
                 self.apply_marks(&marks, index);
             }
         }
@@ -938,11 +950,15 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Per flag, whether some kept configuration serves it otherwise than `current` does for
 /// everyone. Flags evaluated per context always count as diverged (their words never answer
-/// a check anyway). Empty when no configuration is kept.
+/// a check anyway). Empty when no kept configuration serves any flag otherwise, as when
+/// only segments changed since (the flags are then shared, not compared one by one).
 fn divergence(held: &[HeldCount], current: &Resolution) -> Vec<bool> {
     let kept: Vec<&HeldCount> = held
         .iter()
-        .filter(|h| h.resolution.generation != current.generation)
+        .filter(|h| {
+            h.resolution.generation != current.generation
+                && !Arc::ptr_eq(&h.resolution.resolved, &current.resolved)
+        })
         .collect();
     if kept.is_empty() {
         return Vec::new();
