@@ -369,7 +369,16 @@ async fn each_change_is_written_checked_and_in_the_audit_log() {
         .iter()
         .map(|e| format!("{} {} {} {}", e.actor, e.via, e.action, e.after))
         .collect();
-    assert_eq!(lines.len(), 8, "{lines:#?}");
+    assert_eq!(lines.len(), 6, "one entry per change: {lines:#?}");
+    let pasted = log
+        .iter()
+        .find(|e| e.action == "segment add")
+        .expect("the pasted keys' entry");
+    assert_eq!(
+        (pasted.key.as_deref(), pasted.after.as_str()),
+        (Some("u-7, u-8, u-9"), "3 keys added"),
+        "the entry names the keys pasted"
+    );
     assert_eq!(
         lines[0],
         "ada console segment remove not listed (removed in the store)"

@@ -190,6 +190,18 @@ pub(super) fn describe_member(added: bool, removed: bool, listed: bool) -> Strin
     }
 }
 
+/// The keys of a bulk segment change as its audit entry names them: all of them when there are
+/// few, the first few and the count otherwise, so that an entry stays small.
+pub(super) fn name_keys<K: AsRef<str>>(keys: &[K]) -> String {
+    const NAMED: usize = 10;
+    let named: Vec<&str> = keys.iter().take(NAMED).map(AsRef::as_ref).collect();
+    if keys.len() <= NAMED {
+        named.join(", ")
+    } else {
+        format!("{}, … ({} keys)", named.join(", "), keys.len())
+    }
+}
+
 /// The newest entries of `keys`'s stream, newest first: at most `limit`, only those of `flag`
 /// when given (read in pages, never more than the stream holds).
 pub(super) fn read_log(

@@ -13,7 +13,7 @@ use std::fmt;
 use flags_model::{Catalog, Input, Value};
 use redis::{Connection, FromRedisValue, RedisError};
 
-use super::audit::{Actor, AuditEntry, describe_member, describe_override, read_log};
+use super::audit::{Actor, AuditEntry, describe_member, describe_override, name_keys, read_log};
 use super::counts::{FlagCounts, read_counts};
 use super::delta::{Delta, MAX_ANNOUNCED};
 use super::keys::fresh_identity;
@@ -841,7 +841,7 @@ impl RedisStore {
                     entry.after = describe_member(*add, !*add, listed);
                 } else {
                     let what = if *add { "added" } else { "removed" };
-                    entry.key = Some(format!("{} keys", keys.len()));
+                    entry.key = Some(name_keys(keys));
                     entry.after = format!("{} keys {what}", keys.len());
                 }
             }
