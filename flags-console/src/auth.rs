@@ -27,6 +27,11 @@ use crate::{Console, Inner};
 
 /// The session cookie's name.
 pub(crate) const COOKIE_NAME: &str = "flags_console";
+/// The login form's CSRF cookie: the form carries the same random value, so that another
+/// site cannot log a browser in (with the attacker's token) behind its user's back.
+const LOGIN_COOKIE_NAME: &str = "flags_console_login";
+/// How long a login form stays usable.
+const LOGIN_FORM_LIFE: Duration = Duration::from_secs(3600);
 /// How long a session lasts.
 const SESSION_LIFE: Duration = Duration::from_secs(12 * 3600);
 /// Failed logins allowed from one client address per window, before it must wait.
@@ -175,13 +180,18 @@ impl Sessions {
     /// The cookie that holds session `id` (or, with `None`, removes it). `Secure`: sent over
     /// HTTPS only, except to localhost, which browsers treat as secure.
     fn cookie(&self, id: Option<&str>) -> HeaderValue {
-        let (value, age) = match id {
-            Some(id) => (id, SESSION_LIFE.as_secs()),
-            None => ("", 0),
-        };
+        match id {
+            Some(id) => self.set_cookie(COOKIE_NAME, id, SESSION_LIFE),
+            None => self.set_cookie(COOKIE_NAME, "", Duration::ZERO),
+        }
+    }
+
+    /// A `Set-Cookie` value for `name`, as every cookie of the console is set.
+    fn set_cookie(&self, name: &str, value: &str, life: Duration) -> HeaderValue {
         let cookie = format!(
-            "{COOKIE_NAME}={value}; Path={}; Max-Age={age}; Secure; HttpOnly; SameSite=Strict",
-            self.cookie_path
+            "{name}={value}; Path={}; Max-Age={}; Secure; HttpOnly; SameSite=Strict",
+            self.cookie_path,
+            life.as_secs()
         );
         HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
@@ -231,13 +241,18 @@ fn random_text() -> String {
 
 /// The session id the request's cookie holds.
 fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE_NAME)
+}
+
+/// The value of the request's cookie `wanted`, when it has one that is not empty.
+fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
         .filter(|value| !value.is_empty())
 }
@@ -347,18 +362,35 @@ impl<F: DeserializeOwned + Send> FromRequest<Console> for Change<F> {
 struct LoginPage<'a> {
     base: &'a str,
     message: Option<&'a str>,
+    csrf: &'a str,
+}
+
+/// The login form with `message`, and a fresh CSRF value in the form and in its cookie.
+fn login_form(inner: &Inner, status: StatusCode, message: Option<&str>) -> Response {
+    let csrf = random_text();
+    let mut response = render(&LoginPage {
+        base: &inner.base,
+        message,
+        csrf: &csrf,
+    });
+    *response.status_mut() = status;
+    response.headers_mut().append(
+        SET_COOKIE,
+        inner
+            .sessions
+            .set_cookie(LOGIN_COOKIE_NAME, &csrf, LOGIN_FORM_LIFE),
+    );
+    response
 }
 
 pub(crate) async fn login_page(State(console): State<Console>) -> Response {
-    render(&LoginPage {
-        base: &console.inner().base,
-        message: None,
-    })
+    login_form(console.inner(), StatusCode::OK, None)
 }
 
 #[derive(Deserialize)]
 pub(crate) struct LoginForm {
     token: String,
+    csrf: Option<String>,
 }
 
 /// `POST /login`: a token for a session cookie, then the flags page.
@@ -366,14 +398,8 @@ pub(crate) async fn login(State(console): State<Console>, request: Request) -> R
     let inner: &Inner = console.inner();
     let (parts, body) = request.into_parts();
     let client = client(&parts);
-    let refuse = |status: StatusCode, message: &str| {
-        let mut response = render(&LoginPage {
-            base: &inner.base,
-            message: Some(message),
-        });
-        *response.status_mut() = status;
-        response
-    };
+    let expected = cookie_value(&parts.headers, LOGIN_COOKIE_NAME);
+    let refuse = |status: StatusCode, message: &str| login_form(inner, status, Some(message));
     if !inner.sessions.may_try(&client) {
         tracing::warn!(%client, "console login refused: too many failed logins");
         return refuse(
@@ -388,14 +414,31 @@ pub(crate) async fn login(State(console): State<Console>, request: Request) -> R
     let Ok(form) = serde_urlencoded::from_bytes::<LoginForm>(&bytes) else {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, "Give your access token.");
     };
+    let given = form.csrf.unwrap_or_default();
+    let from_this_form =
+        expected.is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(given.as_bytes())));
+    if !from_this_form {
+        tracing::warn!(%client, "console login refused: the form's CSRF token is missing or wrong");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "The login form's security token is missing or out of date: log in again from \
+             this page.",
+        );
+    }
     match inner.sessions.find(form.token.trim()) {
         Some(token) => {
             let id = inner.sessions.open(token);
             tracing::info!(name = %token.name, "console login");
             let mut response = Redirect::to(&format!("{}/flags", inner.base)).into_response();
-            response
-                .headers_mut()
-                .insert(SET_COOKIE, inner.sessions.cookie(Some(&id)));
+            let headers = response.headers_mut();
+            headers.insert(SET_COOKIE, inner.sessions.cookie(Some(&id)));
+            // The login form's value is spent: a second login needs a new form.
+            headers.append(
+                SET_COOKIE,
+                inner
+                    .sessions
+                    .set_cookie(LOGIN_COOKIE_NAME, "", Duration::ZERO),
+            );
             response
         }
         None => {

@@ -82,12 +82,32 @@ async fn login_sets_a_secure_http_only_same_site_cookie_and_failed_logins_are_li
     };
     let base = start_console(&redis).await;
     let client = client();
+    // Login CSRF: without the form's value, or with one that is not its cookie's, no login.
     let response = client
         .post(format!("{base}/login"))
         .form(&[("token", EDITOR)])
         .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        !response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("flags_console="),
+        "no session"
+    );
+    let (cookie, _) = login_form(&client, &base).await;
+    let (_, other_form) = login_form(&client, &base).await;
+    let response = client
+        .post(format!("{base}/login"))
+        .header("cookie", cookie)
+        .form(&[("token", EDITOR), ("csrf", other_form.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = post_login(&client, &base, EDITOR).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let cookie = response.headers()["set-cookie"]
         .to_str()
@@ -105,12 +125,7 @@ async fn login_sets_a_secure_http_only_same_site_cookie_and_failed_logins_are_li
         assert!(response.headers().contains_key(header), "{header}");
     }
     for attempt in 0..5 {
-        let response = client
-            .post(format!("{base}/login"))
-            .form(&[("token", "not-a-token-at-all-000")])
-            .send()
-            .await
-            .unwrap();
+        let response = post_login(&client, &base, "not-a-token-at-all-000").await;
         assert_eq!(
             response.status(),
             StatusCode::UNAUTHORIZED,
@@ -118,12 +133,7 @@ async fn login_sets_a_secure_http_only_same_site_cookie_and_failed_logins_are_li
         );
     }
     // Then even the right token waits.
-    let response = client
-        .post(format!("{base}/login"))
-        .form(&[("token", EDITOR)])
-        .send()
-        .await
-        .unwrap();
+    let response = post_login(&client, &base, EDITOR).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let response = client
         .post(format!("{base}/login"))

@@ -96,15 +96,47 @@ pub struct Session {
     pub client: reqwest::Client,
 }
 
+/// The login form as a browser gets it: its CSRF value, and the cookie that carries it.
+pub async fn login_form(client: &reqwest::Client, base: &str) -> (String, String) {
+    let response = client.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("flags_console_login="))
+        .expect("the login form's cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = response.text().await.unwrap();
+    (cookie, csrf_of(&page))
+}
+
+/// The CSRF value of the first form on `page`.
+pub fn csrf_of(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a form with a CSRF token") + marker.len();
+    page[start..start + 64].to_owned()
+}
+
+/// Logs in with `token` as a browser does: the form's page, then the form.
+pub async fn post_login(client: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+    let (cookie, csrf) = login_form(client, base).await;
+    client
+        .post(format!("{base}/login"))
+        .header(COOKIE, cookie)
+        .form(&[("token", token), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
 impl Session {
     pub async fn login(base: &str, token: &str) -> Session {
         let client = client();
-        let response = client
-            .post(format!("{base}/login"))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap();
+        let response = post_login(&client, base, token).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
         let cookie = set_cookie.split(';').next().unwrap().to_owned();
@@ -115,9 +147,7 @@ impl Session {
             client,
         };
         let page = session.get("/flags").await.1;
-        let marker = "name=\"csrf\" value=\"";
-        let start = page.find(marker).expect("a form with a CSRF token") + marker.len();
-        session.csrf = page[start..start + 64].to_owned();
+        session.csrf = csrf_of(&page);
         session
     }
 
