@@ -643,6 +643,24 @@ fn a_store_back_empty_is_not_followed_reported_once_and_refuses_writes_until_res
         (Some(identity.as_str()), 2)
     );
     assert_eq!(Some(record.clone()), follower.last_good());
+    let log = writer.audit_log(None, 10).expect("read the audit log");
+    assert_eq!(
+        log.len(),
+        1,
+        "the incident, in the emptied store's log: {log:#?}"
+    );
+    assert_eq!(
+        (log[0].via.as_str(), log[0].action.as_str()),
+        ("follower", "recovery record")
+    );
+    assert!(
+        log[0]
+            .before
+            .contains("version 2, 1 override(s), 1 segment key(s)")
+            && log[0].after.contains("`flags store restore --recovered`"),
+        "{:?}",
+        log[0]
+    );
 
     let refused = writer.set("max_upload_mb", "5").unwrap_err();
     assert!(

@@ -57,9 +57,11 @@ pub struct AuditEntry {
     pub time_ms: u64,
     /// Who.
     pub actor: String,
-    /// Through what: `cli`, `console`, `webhook`, `api`.
+    /// Through what: `cli`, `console`, `webhook`, `api`; `follower` for the recovery record a
+    /// following process leaves when the store comes back empty.
     pub via: String,
-    /// What: `set`, `unset`, `segment add`, `segment remove`, `restore`, `reset`.
+    /// What: `set`, `unset`, `segment add`, `segment remove`, `restore`, `reset`,
+    /// `recovery record`.
     pub action: String,
     /// The flag changed, for `set`, `unset` and the flags a `restore` changed.
     pub flag: Option<String>,

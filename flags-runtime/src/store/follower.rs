@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use flags_model::Catalog;
 use redis::{Client, Connection};
 
+use super::audit::AuditEntry;
 use super::delta::Delta;
 use super::read::{Fetched, fetch};
 use super::{
@@ -652,6 +653,27 @@ impl Subscriber {
         let (document, _) = applied.export(self.catalog, self.environment, true);
         let text = document.to_toml();
         let key = self.keys.recovery();
+        // On-call reads the audit log first: the incident is in it, with the way back.
+        let entry = AuditEntry {
+            environment: self.keys.environment().to_owned(),
+            actor: format!("process {}", std::process::id()),
+            via: "follower".to_owned(),
+            action: "recovery record".to_owned(),
+            before: format!(
+                "store lost: it had version {}, {} override(s), {} segment key(s)",
+                document.version,
+                document.overrides.len(),
+                document
+                    .segments
+                    .iter()
+                    .map(|segment| segment.added.len() + segment.removed.len())
+                    .sum::<usize>()
+            ),
+            after: "kept in force and recorded: `flags store restore --recovered` puts it back"
+                .to_owned(),
+            version: document.version,
+            ..AuditEntry::default()
+        };
         let attempt = |connection: &mut Connection| -> redis::RedisResult<Option<Record>> {
             redis::cmd("WATCH").arg(&key).exec(connection)?;
             let existing: Option<String> = redis::cmd("GET").arg(&key).query(connection)?;
@@ -664,13 +686,14 @@ impl Subscriber {
                     return Ok(Some(Record::Present));
                 }
             }
-            let written: Option<Vec<redis::Value>> = redis::pipe()
-                .atomic()
+            let mut pipe = redis::pipe();
+            pipe.atomic()
                 .set(&key, &text)
                 .ignore()
                 .publish(self.keys.channel(), "recovery")
-                .ignore()
-                .query(connection)?;
+                .ignore();
+            entry.add_to(&mut pipe, &self.keys);
+            let written: Option<Vec<redis::Value>> = pipe.query(connection)?;
             Ok(written.map(|_| Record::Written))
         };
         for _ in 0..3 {
