@@ -650,14 +650,16 @@ fn a_store_back_empty_is_not_followed_reported_once_and_refuses_writes_until_res
         "the incident, in the emptied store's log: {log:#?}"
     );
     assert_eq!(
-        (log[0].via.as_str(), log[0].action.as_str()),
-        ("follower", "recovery record")
+        (log[0].via.as_str(), log[0].action.as_str(), log[0].version),
+        ("follower", "recovery record", 0)
     );
     assert!(
         log[0]
             .before
             .contains("version 2, 1 override(s), 1 segment key(s)")
-            && log[0].after.contains("`flags store restore --recovered`"),
+            && log[0]
+                .after
+                .contains("`flags store restore --recovered --env production`"),
         "{:?}",
         log[0]
     );

@@ -669,9 +669,12 @@ impl Subscriber {
                     .map(|segment| segment.added.len() + segment.removed.len())
                     .sum::<usize>()
             ),
-            after: "kept in force and recorded: `flags store restore --recovered` puts it back"
-                .to_owned(),
-            version: document.version,
+            after: format!(
+                "kept in force and recorded in {key}: `flags store restore --recovered --env {}` \
+                 puts it back",
+                self.keys.environment()
+            ),
+            // Recording writes no version: the emptied store's stays what it is.
             ..AuditEntry::default()
         };
         let attempt = |connection: &mut Connection| -> redis::RedisResult<Option<Record>> {
