@@ -225,12 +225,7 @@ pub(crate) async fn rollout(
         move |store| {
             // A rollout set here replaces the environment's setting: refused where that would
             // drop rules.
-            let contents = store.list()?;
-            let held = contents
-                .overrides
-                .iter()
-                .find(|entry| entry.flag == named)
-                .and_then(|entry| entry.setting.clone().ok());
+            let held = store.entry(&named)?.and_then(|entry| entry.setting.ok());
             let current = held.or_else(|| {
                 catalog
                     .find(&named)

@@ -428,6 +428,12 @@ fn a_malformed_entry_is_skipped_while_the_other_flags_apply() {
         good.setting,
         Ok(flags_runtime::Setting::Value(Value::Bool(true)))
     );
+    // One entry read alone is what the listing says of it.
+    for flag in ["comments_enabled", "checkout_flow", "max_upload_mb"] {
+        let listed_entry = listed.overrides.iter().find(|o| o.flag == flag);
+        assert_eq!(store.entry(flag).expect("readable").as_ref(), listed_entry);
+    }
+    assert_eq!(store.entry("search_enabled").expect("readable"), None);
 
     // Targeting, written as an overrides file writes it, with a segment the store extends.
     store

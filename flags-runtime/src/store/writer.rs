@@ -17,7 +17,7 @@ use super::audit::{Actor, AuditEntry, describe_member, describe_override, name_k
 use super::counts::{FlagCounts, read_counts};
 use super::delta::{Delta, MAX_ANNOUNCED};
 use super::keys::fresh_identity;
-use super::read::{Fetched, fetch, read_entry};
+use super::read::{Fetched, StoredOverride, fetch, read_entry};
 use super::{
     Keys, StoreContents, StoreError, StoreExport, connect, environment_name, environment_position,
     open, redis_error,
@@ -250,6 +250,19 @@ impl RedisStore {
     pub fn list(&mut self) -> Result<StoreContents, StoreError> {
         let fetched = self.fetch()?;
         Ok(fetched.contents(&self.catalog, self.environment))
+    }
+
+    /// The override the store holds for `flag`, checked as a reader checks it, or `None`:
+    /// one field read, whatever else the store holds (`list` reads everything).
+    pub fn entry(&mut self, flag: &str) -> Result<Option<StoredOverride>, StoreError> {
+        let value: Option<Vec<u8>> = redis::cmd("HGET")
+            .arg(self.keys.overrides())
+            .arg(flag)
+            .query(&mut self.connection)
+            .map_err(|error| redis_error(&self.server, &error))?;
+        Ok(value.map(|value| {
+            StoredOverride::read(&self.catalog, self.environment, flag.as_bytes(), &value)
+        }))
     }
 
     /// The store's identity: `None` before its first write, or after it was emptied.
