@@ -2,7 +2,7 @@
 //! `declare!`, and rebuilding a crate that uses it with cargo. Also what a long ladder of
 //! prerequisites costs to validate and to evaluate.
 //!
-//! `cargo bench --bench build`
+//! `cargo bench -p flags-benches --bench build`
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! What opting in to evaluation counts costs a flag check: nothing counted, sampled (the
 //! reporter's default share of time, 2.5 %), and every check counted.
 //!
-//! `cargo bench --bench counts --features redis`. No Redis is needed: the checks' cost does
+//! `cargo bench -p flags-benches --bench counts`. No Redis is needed: the checks' cost does
 //! not depend on whether the counts reach the store (they are sent from another thread).
 
 use std::hint::black_box;
@@ -10,7 +10,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use flags::store::CountOptions;
 
-flags::declare!();
+// The project's own flags, those of the demo.
+flags::declare!("../flags.toml");
 
 /// A port nothing listens on: sending fails, on the reporter's thread, and is retried.
 const NOWHERE: &str = "redis://127.0.0.1:9";

@@ -1,6 +1,6 @@
 //! The cost of a flag check, against the floor: a relaxed `AtomicBool` load.
 //!
-//! `cargo bench --bench flag_check`
+//! `cargo bench -p flags-benches --bench flag_check`
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +9,8 @@ use std::sync::{Arc, mpsc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use flags::{Context, EvaluationCounter, TaskScope};
 
-flags::declare!();
+// The project's own flags, those of the demo.
+flags::declare!("../flags.toml");
 
 fn flag_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("flag check");

@@ -3,7 +3,7 @@
 //! against the SDK over its `NoOpProvider` (OpenFeature's own cost per call, the floor under
 //! any provider); and over HTTP, OFREP requests to a real server on 127.0.0.1.
 //!
-//! `cargo bench --features openfeature,ofrep --bench openfeature`
+//! `cargo bench -p flags-benches --bench openfeature`
 //!
 //! The flags are those of `benches/flags.toml` in production: `internal_enabled` (a rule,
 //! `email ends_with "@example.com"`, which matches) and `untargeted_enabled` (no targeting,
@@ -45,7 +45,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use tokio::runtime::Runtime;
 
-flags::declare!("benches/flags.toml");
+flags::declare!();
 
 /// The flag with a rule.
 const RULE: &str = "internal_enabled";

@@ -2,7 +2,7 @@
 //! by how many keys the segment already holds: the follower applies the announced change,
 //! so the time should not grow with them. A real `redis-server` on loopback (started here).
 //!
-//! `cargo bench --features redis --bench propagation`
+//! `cargo bench -p flags-benches --bench propagation`
 
 use std::time::{Duration, Instant};
 

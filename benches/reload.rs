@@ -1,7 +1,7 @@
 //! Reloading a 1,000-flag configuration while two threads evaluate flags continuously: the
 //! cost of `reload()`, and what readers pay while configurations are being swapped.
 //!
-//! `cargo bench --bench reload`
+//! `cargo bench -p flags-benches --bench reload`
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-flags::declare!("benches/large.toml");
+flags::declare!("large.toml");
 
 #[path = "support/user.rs"]
 mod support;

@@ -2,7 +2,7 @@
 //! flags the configuration has: one key added or removed, and 100,000 added at once. Also the
 //! memory each key takes.
 //!
-//! `cargo bench --bench segments`
+//! `cargo bench -p flags-benches --bench segments`
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;

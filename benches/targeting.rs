@@ -2,7 +2,7 @@
 //! `declare!` compiled from `flags.toml`, and interpreted (after a source replaced the rules
 //! with the same ones, as an overrides file or the store does).
 //!
-//! `cargo bench --bench targeting`
+//! `cargo bench -p flags-benches --bench targeting`
 
 use std::hash::Hasher as _;
 use std::hint::black_box;
@@ -10,11 +10,11 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use flags::AnyContext;
 
-flags::declare!("benches/flags.toml");
+flags::declare!();
 
 /// The same flags, evaluated by the interpreter: their rules are replaced at start-up.
 mod interpreted {
-    flags::declare!("benches/flags.toml", name = Interpreted);
+    flags::declare!(name = Interpreted);
 }
 use interpreted::Interpreted;
 

@@ -1,6 +1,7 @@
 //! Crates with a 10- and a 1,000-flag `flags.toml`, generated, built by cargo as a user's
-//! would be, and run. How long they take to build is measured by `cargo bench --bench
-//! build` (BENCHMARKS.md), not asserted here: a test must not depend on an idle machine.
+//! would be, and run. How long they take to build is measured by
+//! `cargo bench -p flags-benches --bench build` (BENCHMARKS.md), not asserted here: a test must
+//! not depend on an idle machine.
 //!
 //! Also checks that `benches/large.toml` (used by `benches/reload.rs`) is what the generator
 //! makes; `FLAGS_REGENERATE=1 cargo test --test generated_crates` rewrites it.

@@ -11,7 +11,14 @@ use std::time::{Duration, Instant};
 
 use super::generate;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The workspace's root, where the `flags` crate and `Cargo.lock` are: the including crate's
+/// directory (the `flags` crate's tests) or the one above it (the benches' crate).
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|directory| directory.join("Cargo.lock").is_file())
+        .expect("a Cargo.lock above the crate")
+}
 
 /// The target directory above the running binary (`target/<profile>/deps/<binary>`).
 pub fn target_dir() -> PathBuf {
@@ -36,13 +43,14 @@ pub fn binary_crate(name: &str, flags_toml: &str) -> PathBuf {
     std::fs::create_dir_all(directory.join("src")).expect("create the crate");
     let manifest = format!(
         "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-         [dependencies]\nflags = {{ path = {ROOT:?} }}\n\n[workspace]\n"
+         [dependencies]\nflags = {{ path = {root:?} }}\n\n[workspace]\n",
+        root = workspace_root()
     );
     std::fs::write(directory.join("Cargo.toml"), manifest).expect("write Cargo.toml");
     std::fs::write(directory.join("flags.toml"), flags_toml).expect("write flags.toml");
     // The workspace's lock file, so the same dependency versions are used (and none fetched).
     std::fs::copy(
-        Path::new(ROOT).join("Cargo.lock"),
+        workspace_root().join("Cargo.lock"),
         directory.join("Cargo.lock"),
     )
     .expect("copy Cargo.lock");

@@ -1,5 +1,5 @@
 //! `declare!` on a 1,000-flag `flags.toml`: valid code for every flag, from one parse. How
-//! long it takes is measured by `cargo bench --bench build` (BENCHMARKS.md).
+//! long it takes is measured by `cargo bench -p flags-benches --bench build` (BENCHMARKS.md).
 
 #[path = "../../benches/support/generate.rs"]
 mod generate;
