@@ -273,7 +273,8 @@ pub(crate) fn scan(dir: &Path, flags_toml: &Path) -> Scan {
     let mut paths = Vec::new();
     for sub in SOURCE_DIRS {
         let root = dir.join(sub);
-        if root.is_dir() {
+        // `benches/` may be a crate of its own (a workspace member), as any directory below.
+        if root.is_dir() && !has_own_flags(&root) {
             rust_files(&root, &mut paths, &mut scan);
         }
     }
@@ -386,15 +387,24 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>, scan: &mut Scan) {
     for path in entries {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if path.is_dir() {
-            // Build output, hidden directories and nested crates have their own flags.
-            let nested = path.join("Cargo.toml").exists() || path.join("flags.toml").exists();
-            if name != "target" && !name.starts_with('.') && !nested && !path.is_symlink() {
+            // Build output and hidden directories are not sources.
+            if name != "target"
+                && !name.starts_with('.')
+                && !has_own_flags(&path)
+                && !path.is_symlink()
+            {
                 rust_files(&path, out, scan);
             }
         } else if name.ends_with(".rs") {
             out.push(path);
         }
     }
+}
+
+/// Whether `dir` is a nested crate (or holds a `flags.toml`): its `declare!()` reads its own
+/// flags.
+fn has_own_flags(dir: &Path) -> bool {
+    dir.join("Cargo.toml").exists() || dir.join("flags.toml").exists()
 }
 
 /// The byte offset of a line (from 1) and column (characters, from 0), clamped to the line.
@@ -939,6 +949,11 @@ fn stubbed() {}
             ),
             ("tests/nested/Cargo.toml", ""),
             ("tests/nested/src/lib.rs", "fn f() { Flags::c(); }\n"),
+            ("benches/Cargo.toml", ""),
+            (
+                "benches/bench.rs",
+                "flags::declare!();\nfn f() { Flags::e(); }\n",
+            ),
             ("target/debug/x.rs", "fn f() { Flags::d(); }\n"),
             ("examples/broken.rs", "fn f( {\n"),
         ]);
