@@ -156,3 +156,21 @@ async fn each_works_in_async_tests() {
         assert_eq!(Flags::product_tasks_103_comments(), enabled);
     }
 }
+
+#[test]
+fn a_bool_flag_as_a_type_names_its_key_and_follows_its_value() {
+    use flags::Feature as _;
+    assert_eq!(NewFeatureEnabledFeature::KEY, "new_feature_enabled");
+    assert_eq!(
+        ProductTasks103CommentsFeature::KEY,
+        "product-TASKS-103-comments"
+    );
+    assert_eq!(
+        format!("{:?}", NewFeatureEnabledFeature::default()),
+        "Feature(\"new_feature_enabled\")"
+    );
+    for (enabled, _stub) in Flags::each().new_feature_enabled() {
+        assert_eq!(NewFeatureEnabledFeature::enabled(), enabled);
+        assert_eq!(NewFeatureEnabledFeature::require().is_ok(), enabled);
+    }
+}

@@ -16,8 +16,10 @@
 mod bucket;
 mod context;
 mod descriptor;
+mod each;
 mod eval;
 mod events;
+mod feature;
 mod live;
 mod native;
 mod ops;
@@ -71,6 +73,8 @@ pub mod __private {
     pub use std::sync::Arc;
 
     pub use crate::descriptor::FromValue;
+    pub use crate::each::{Each, FromStubGuard, StubValue};
+    pub use crate::feature::{FeatureOf, FlagSet};
     pub use crate::report::GateOutput;
 
     /// What a `#[feature_gate]` fn returns while its flag is off, inferred from its return type.

@@ -63,7 +63,7 @@ impl Generator<'_> {
         };
         let compiled_fn = compiles.then(|| quote!(let compiled = #compiled_fn;));
         quote! {
-            #(#[doc = #docs])*
+            #[doc = #docs]
             #deprecated
             #[inline]
             pub fn #accessor() -> #rust_type {

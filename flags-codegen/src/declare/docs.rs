@@ -8,9 +8,10 @@ use quote::quote;
 use super::Generator;
 
 impl Generator<'_> {
-    /// The lines of an accessor's doc comment: the flag's description, key, type, owner,
-    /// ticket, expiry and value in each environment.
-    pub(super) fn accessor_docs(&self, flag: &Flag) -> Vec<String> {
+    /// An accessor's doc comment: the flag's description, key, type, owner, ticket, expiry
+    /// and value in each environment. One string rather than an attribute per line, as the
+    /// generated code of a large `flags.toml` is mostly per-flag items like this one.
+    pub(super) fn accessor_docs(&self, flag: &Flag) -> String {
         let mut docs = vec![format!(" {}", flag.description()), String::new()];
         docs.push(format!(
             " - Flag: `{}` ({}, line {})",
@@ -56,7 +57,7 @@ impl Generator<'_> {
             " - Override: environment variable `{}`",
             self.catalog.env_var(flag)
         ));
-        docs
+        docs.join("\n")
     }
 
     /// `#[deprecated]` for a flag past its `expires` date.

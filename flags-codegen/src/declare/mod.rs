@@ -201,7 +201,7 @@ impl Generator<'_> {
             if let FlagType::Variants(_) = flag.flag_type() {
                 items.types.push(self.variant_enum(flag));
             }
-            items.types.extend(self.feature_marker(flag));
+            items.types.extend(self.feature_marker(index, flag));
         }
         let flags = self.flags_type(&items.accessors, &items.descriptors);
         let testing = self.testing_types(&items.stub_methods, &items.each_methods);

@@ -42,7 +42,7 @@ impl Generator<'_> {
                 pub fn #accessor<I: ::core::iter::IntoIterator<Item = #item>>(self, values: I)
                     -> impl ::core::iter::Iterator<Item = (#item, #stub)>
                 {
-                    values.into_iter().map(|value| (value, #name::stub().#accessor(value)))
+                    #krate::__private::Each::new(#name::__registry(), #index, values.into_iter())
                 }
             }
         };
@@ -58,7 +58,7 @@ impl Generator<'_> {
                 stub_value: quote!(#value::Bool(value)),
                 each: quote! {
                     pub fn #accessor(self) -> impl ::core::iter::Iterator<Item = (bool, #stub)> {
-                        [false, true].into_iter().map(|value| (value, #name::stub().#accessor(value)))
+                        #krate::__private::Each::new(#name::__registry(), #index, [false, true].into_iter())
                     }
                 },
             },
@@ -120,10 +120,10 @@ impl Generator<'_> {
                     },
                     snapshot_read: quote!(#enum_name::__from_index(self.inner.variant(#index))),
                     stub_param: quote!(value: #enum_name),
-                    stub_value: quote!(value.__value()),
+                    stub_value: quote!(#krate::__private::StubValue::stub_value(&value)),
                     each: quote! {
                         pub fn #accessor(self) -> impl ::core::iter::Iterator<Item = (#enum_name, #stub)> {
-                            #enum_name::ALL.into_iter().map(|value| (value, #name::stub().#accessor(value)))
+                            #krate::__private::Each::new(#name::__registry(), #index, #enum_name::ALL.into_iter())
                         }
                     },
                 }

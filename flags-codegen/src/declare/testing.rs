@@ -66,6 +66,12 @@ impl Generator<'_> {
                 guard: #krate::StubGuard,
             }
 
+            impl #krate::__private::FromStubGuard for #stub {
+                fn from_stub_guard(guard: #krate::StubGuard) -> Self {
+                    Self { guard }
+                }
+            }
+
             #[allow(dead_code, deprecated)]
             impl #stub {
                 #(#stub_methods)*

@@ -60,9 +60,11 @@ impl Generator<'_> {
                     }
                 }
 
-                #[doc(hidden)]
-                pub fn __value(self) -> #krate::__private::Value {
-                    #krate::__private::variant(self as u32, self.as_str())
+            }
+
+            impl #krate::__private::StubValue for #enum_name {
+                fn stub_value(&self) -> #krate::__private::Value {
+                    #krate::__private::variant(*self as u32, self.as_str())
                 }
             }
 
@@ -93,11 +95,11 @@ impl Generator<'_> {
     }
 
     /// The marker type of a bool flag (`ProductTasks103CommentsFeature`), implementing
-    /// `flags::Feature`.
-    pub(super) fn feature_marker(&self, flag: &Flag) -> Option<TokenStream> {
+    /// `flags::Feature`: an alias of the runtime's one generic marker, so that a flag adds
+    /// no type and no impl.
+    pub(super) fn feature_marker(&self, index: usize, flag: &Flag) -> Option<TokenStream> {
         let feature = Self::feature_type(flag)?;
         let (name, krate, key) = (&self.args.name, &self.args.krate, flag.key());
-        let accessor = rust_ident(flag.accessor());
         let feature_doc = format!(
             " Flag `{key}` as a type, for extractors and layers that take a feature: \
              `flags::axum::Enabled<{feature}>`. Checks call [`{name}::{}`].",
@@ -105,19 +107,8 @@ impl Generator<'_> {
         );
         Some(quote! {
             #[doc = #feature_doc]
-            #[derive(Clone, Copy, Debug, Default)]
             #[allow(dead_code)]
-            pub struct #feature;
-
-            #[allow(deprecated)]
-            impl #krate::Feature for #feature {
-                const KEY: &'static str = #key;
-
-                #[inline]
-                fn enabled() -> bool {
-                    #name::#accessor()
-                }
-            }
+            pub type #feature = #krate::__private::FeatureOf<#name, #index>;
         })
     }
 }
