@@ -9,8 +9,9 @@ use crate::report::Feature;
 
 /// What the generic half of generated items reads of a `declare!`d type.
 pub trait FlagSet: 'static {
-    /// For each flag, in `flags.toml` order, its key if it is a bool flag.
-    const FEATURES: &'static [Option<&'static str>];
+    /// For each flag, in `flags.toml` order, its key if it is a bool flag, else `""` (no
+    /// key is empty).
+    const FEATURES: &'static [&'static str];
 
     /// Whether bool flag `index` is on (for the context in scope).
     fn is_enabled(index: usize) -> bool;
@@ -20,9 +21,13 @@ pub trait FlagSet: 'static {
 pub struct FeatureOf<F, const INDEX: usize>(PhantomData<fn() -> F>);
 
 impl<F: FlagSet, const INDEX: usize> Feature for FeatureOf<F, INDEX> {
-    const KEY: &'static str = match F::FEATURES[INDEX] {
-        Some(key) => key,
-        None => panic!("FeatureOf names a flag that is not a bool flag"),
+    const KEY: &'static str = {
+        let key = F::FEATURES[INDEX];
+        assert!(
+            !key.is_empty(),
+            "FeatureOf names a flag that is not a bool flag"
+        );
+        key
     };
 
     #[inline]

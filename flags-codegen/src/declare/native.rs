@@ -50,7 +50,7 @@ impl Generator<'_> {
                 },
                 Setting::Value(served) if !flag.requires().is_empty() => {
                     let served = value(served);
-                    quote!(::core::option::Option::Some(#served))
+                    quote!(Some(#served))
                 }
                 // One value for everyone: published in the flag's word, never evaluated.
                 Setting::Value(_) => continue,
@@ -77,10 +77,12 @@ impl Generator<'_> {
                 environment: u32,
                 context: &C,
             ) -> ::core::option::Option<#rust_type> {
+                // Short names for what every rule returns; the user's own `Some` cannot shadow them.
                 use #krate::__private::native;
+                use ::core::option::Option::{None, Some};
                 match environment {
                     #(#arms)*
-                    _ => ::core::option::Option::None,
+                    _ => None,
                 }
             }
         };
@@ -126,7 +128,7 @@ impl Generator<'_> {
             };
             checks.push(quote! {
                 if #actual != #is {
-                    return ::core::option::Option::Some(#default);
+                    return Some(#default);
                 }
             });
         }
@@ -155,14 +157,11 @@ impl Generator<'_> {
                 }
             });
         }
-        let fallthrough = self.serve(
-            &targeting.fallthrough,
-            quote!({ return ::core::option::Option::Some(#default); }),
-        )?;
+        let fallthrough = self.serve(&targeting.fallthrough, quote!({ return Some(#default); }))?;
         Ok(quote! {
             #(#rules)*
             #fallthrough
-            ::core::option::Option::None
+            None
         })
     }
 
@@ -171,7 +170,7 @@ impl Generator<'_> {
         let rollout = match serve {
             Serve::Value(served) => {
                 let served = value(served);
-                return Ok(quote!(return ::core::option::Option::Some(#served);));
+                return Ok(quote!(return Some(#served);));
             }
             Serve::Rollout(rollout) => rollout,
         };
@@ -183,9 +182,7 @@ impl Generator<'_> {
             cumulative += split.weight;
             let served = value(&split.value);
             let limit = Literal::u32_unsuffixed(cumulative);
-            choices.push(
-                quote!(if bucket <= #limit { return ::core::option::Option::Some(#served); }),
-            );
+            choices.push(quote!(if bucket <= #limit { return Some(#served); }));
         }
         // Weights sum to 100 (checked when flags.toml is read): the last value is the answer.
         let last = rollout
@@ -196,11 +193,11 @@ impl Generator<'_> {
         Ok(quote! {{
             const GROUP: native::GroupHash = native::GroupHash::new(#group);
             match native::bucket(&GROUP, #bucketed) {
-                ::core::option::Option::Some(bucket) => {
+                Some(bucket) => {
                     #(#choices)*
-                    return ::core::option::Option::Some(#last);
+                    return Some(#last);
                 }
-                ::core::option::Option::None => #no_bucket,
+                None => #no_bucket,
             }
         }})
     }
@@ -222,7 +219,7 @@ impl Generator<'_> {
             Test::Now { op, at } => {
                 let op = op_tokens(*op);
                 let at = timestamp(at);
-                quote!(::core::option::Option::Some(native::now(#op, native::Timestamp::now(), #at)))
+                quote!(Some(native::now(#op, native::Timestamp::now(), #at)))
             }
             Test::Segment { index, .. } => {
                 let segment = self.catalog.segments().get(*index).ok_or(Unsupported)?;
@@ -239,7 +236,7 @@ impl Generator<'_> {
                     .collect::<Result<Vec<_>, Unsupported>>()?;
                 let krate = &self.args.krate;
                 quote! {
-                    ::core::option::Option::Some(
+                    Some(
                         false #(|| #rules)*
                             || Self::__registry()
                                 .runtime()
@@ -253,7 +250,7 @@ impl Generator<'_> {
                 ..
             } => {
                 let read = self.attribute_of(attribute);
-                quote!(::core::option::Option::Some(#read.is_some()))
+                quote!(Some(#read.is_some()))
             }
             Test::Attribute {
                 attribute,
