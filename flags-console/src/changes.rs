@@ -224,24 +224,24 @@ pub(crate) async fn rollout(
         back,
         move |store| {
             // A rollout set here replaces the environment's setting: refused where that would
-            // drop rules.
-            let held = store.entry(&named)?.and_then(|entry| entry.setting.ok());
-            let current = held.or_else(|| {
-                catalog
-                    .find(&named)
-                    .map(|(_, flag)| flag.setting_in(Some(index)))
-            });
-            if let Some(Setting::Targeted(targeting)) = &current {
-                if !targeting.rules.is_empty() {
-                    return Err(StoreError::InvalidEntry {
-                        flag: named.clone(),
-                        message: "this environment has rules; a rollout set here would replace \
-                                  them: change it in flags.toml"
+            // drop rules, checked in the write's own transaction so that rules another writer
+            // sets meanwhile are never replaced unseen.
+            let version = store.set_entry_if(&named, &text, |held| {
+                let held = held.and_then(|entry| entry.setting.ok());
+                let current = held.or_else(|| {
+                    catalog
+                        .find(&named)
+                        .map(|(_, flag)| flag.setting_in(Some(index)))
+                });
+                match &current {
+                    Some(Setting::Targeted(targeting)) if !targeting.rules.is_empty() => Err(
+                        "this environment has rules; a rollout set here would replace them: \
+                         change it in flags.toml"
                             .to_owned(),
-                    });
+                    ),
+                    _ => Ok(()),
                 }
-            }
-            let version = store.set_entry(&named, &text)?;
+            })?;
             Ok(((), version))
         },
         move |(), version| {

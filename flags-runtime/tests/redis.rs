@@ -1302,3 +1302,61 @@ fn segment_changes_reach_followers_as_changes_and_a_lost_one_is_read() {
     );
     assert!(runtime.report().is_clean(), "{}", runtime.report());
 }
+
+#[test]
+fn a_conditional_write_checks_what_the_store_holds_when_it_writes() {
+    let Some(server) = RedisServer::start("conditional_write") else {
+        return;
+    };
+    let rules = "[flags.search_enabled.value]\nserve = false\n\
+                 [[flags.search_enabled.value.rules]]\nwhen = [{ segment = \"beta\" }]\nserve = true\n";
+    let rollout = "[flags.search_enabled.value]\nrollout = 50\n";
+    let no_rules = |held: Option<flags_runtime::store::StoredOverride>| match held
+        .and_then(|held| held.setting.ok())
+    {
+        Some(flags_runtime::Setting::Targeted(targeting)) if !targeting.rules.is_empty() => {
+            Err("it has rules".to_owned())
+        }
+        _ => Ok(()),
+    };
+
+    // Nothing held: written.
+    let mut store = store(&server);
+    let first = store
+        .set_entry_if("search_enabled", rollout, no_rules)
+        .expect("no rules held");
+    assert!(store.entry("search_enabled").expect("readable").is_some());
+
+    // Another writer sets rules between this write's check and its commit: the commit fails
+    // on the WATCH, the check runs again on the rules, and refuses.
+    let other = std::cell::RefCell::new(self::store(&server));
+    let checks = std::cell::Cell::new(0);
+    let refused = store.set_entry_if("search_enabled", rollout, |held| {
+        checks.set(checks.get() + 1);
+        if checks.get() == 1 {
+            other
+                .borrow_mut()
+                .set_entry("search_enabled", rules)
+                .expect("the other write");
+        }
+        no_rules(held)
+    });
+    match refused {
+        Err(StoreError::InvalidEntry { flag, message }) => {
+            assert_eq!(flag, "search_enabled");
+            assert_eq!(message, "it has rules");
+        }
+        other => panic!("refused on the rules the other writer set: {other:?}"),
+    }
+    assert_eq!(checks.get(), 2, "checked again after the other write");
+    let held = store
+        .entry("search_enabled")
+        .expect("readable")
+        .expect("held");
+    assert!(
+        matches!(&held.setting, Ok(flags_runtime::Setting::Targeted(t)) if !t.rules.is_empty()),
+        "the other writer's rules stay: {held:?}"
+    );
+    let listed = store.list().expect("readable");
+    assert_eq!(listed.version, first + 1, "only the other write was made");
+}

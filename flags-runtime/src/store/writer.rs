@@ -42,9 +42,18 @@ pub struct RedisStore {
 }
 
 /// One change of the store, as [`RedisStore::commit`] writes it and logs it.
+/// A check of the override a flag holds (`None`: none) before it is replaced; `Err` says why
+/// it must not be.
+type Allowed<'a> = dyn Fn(Option<StoredOverride>) -> Result<(), String> + 'a;
+
 enum Change<'a> {
-    /// A flag's override set to `text`.
-    Entry { flag: &'a str, text: &'a str },
+    /// A flag's override set to `text`, if `allowed` accepts the override held at the time
+    /// of the write.
+    Entry {
+        flag: &'a str,
+        text: &'a str,
+        allowed: Option<&'a Allowed<'a>>,
+    },
     /// A flag's override removed.
     Unset { flag: &'a str },
     /// Context keys put into a segment's `added` set (`add`) or its `removed` set.
@@ -167,7 +176,7 @@ impl RedisStore {
         let (index, value) = self.checked_value(flag, value)?;
         let key = self.flag_key(index);
         let text = format!("[flags.{key:?}]\nvalue = {}\n", value.to_toml());
-        self.write_entry(index, &text)
+        self.write_entry(index, &text, None)
     }
 
     /// Overrides flag `flag` with `text`, the flag's table as an overrides file writes it
@@ -175,7 +184,21 @@ impl RedisStore {
     /// flag in this environment and nothing else. Returns the new version.
     pub fn set_entry(&mut self, flag: &str, text: &str) -> Result<u64, StoreError> {
         let (index, _) = find_flag(&self.catalog, flag)?;
-        self.write_entry(index, text)
+        self.write_entry(index, text, None)
+    }
+
+    /// As [`RedisStore::set_entry`], if `allowed` accepts the override `flag` holds when it
+    /// is written (`None`: none). The check and the write are one transaction: should another
+    /// write come between them, the check runs again on what that write left. A refusal is
+    /// [`StoreError::InvalidEntry`] with `allowed`'s message, and nothing is written.
+    pub fn set_entry_if(
+        &mut self,
+        flag: &str,
+        text: &str,
+        allowed: impl Fn(Option<StoredOverride>) -> Result<(), String>,
+    ) -> Result<u64, StoreError> {
+        let (index, _) = find_flag(&self.catalog, flag)?;
+        self.write_entry(index, text, Some(&allowed))
     }
 
     /// The value `flag` would be set to by [`RedisStore::set`], checked; nothing is written.
@@ -187,7 +210,12 @@ impl RedisStore {
         )?)
     }
 
-    fn write_entry(&mut self, index: usize, text: &str) -> Result<u64, StoreError> {
+    fn write_entry(
+        &mut self,
+        index: usize,
+        text: &str,
+        allowed: Option<&Allowed<'_>>,
+    ) -> Result<u64, StoreError> {
         let key = self.flag_key(index);
         read_entry(&self.catalog, self.environment, &key, text).map_err(|message| {
             StoreError::InvalidEntry {
@@ -195,7 +223,11 @@ impl RedisStore {
                 message,
             }
         })?;
-        let written = self.commit(Change::Entry { flag: &key, text })?;
+        let written = self.commit(Change::Entry {
+            flag: &key,
+            text,
+            allowed,
+        })?;
         Ok(written.version)
     }
 
@@ -731,6 +763,17 @@ impl RedisStore {
                 return Err(self.awaiting_restore(&record));
             }
             let version = version.unwrap_or(0);
+            if let Change::Entry {
+                flag,
+                allowed: Some(allowed),
+                ..
+            } = &change
+            {
+                if let Err(error) = self.check_held(flag, &held, allowed) {
+                    self.unwatch();
+                    return Err(error);
+                }
+            }
             let entry = match self.audit_entry(&change, held, version + 1) {
                 Ok(Some(entry)) => entry,
                 Ok(None) => {
@@ -752,7 +795,7 @@ impl RedisStore {
                 .arg("NX")
                 .ignore();
             match &change {
-                Change::Entry { flag, text } => {
+                Change::Entry { flag, text, .. } => {
                     pipe.hset(&overrides, *flag, *text).ignore();
                 }
                 Change::Unset { flag } => {
@@ -804,6 +847,24 @@ impl RedisStore {
 
     /// The audit log entry of `change`, from what the store `held` before it (the override's
     /// text, or the key's membership of the two sets); `None` for a removal of nothing.
+    /// Whether `allowed` accepts `held`, the override `flag` holds, read under the WATCH.
+    fn check_held(
+        &self,
+        flag: &str,
+        held: &redis::Value,
+        allowed: &Allowed<'_>,
+    ) -> Result<(), StoreError> {
+        let held = Option::<Vec<u8>>::from_redis_value(held.clone())
+            .map_err(|error| self.unexpected(error.to_string()))?;
+        let held = held.map(|text| {
+            StoredOverride::read(&self.catalog, self.environment, flag.as_bytes(), &text)
+        });
+        allowed(held).map_err(|message| StoreError::InvalidEntry {
+            flag: flag.to_owned(),
+            message,
+        })
+    }
+
     fn audit_entry(
         &self,
         change: &Change<'_>,
