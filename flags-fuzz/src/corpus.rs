@@ -82,6 +82,7 @@ pub fn seeds(kind: Kind) -> Vec<Vec<u8>> {
         }
         Kind::Overrides => dir("overrides"),
         Kind::RedisEntry => dir("redis_entry"),
+        Kind::EnvVars => dir("env_vars"),
         Kind::Cli => {
             let overrides = dir("overrides");
             let first = overrides.first().cloned().unwrap_or_default();

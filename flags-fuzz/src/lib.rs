@@ -1,6 +1,6 @@
 //! Adversarial inputs for every reader of the flags toolkit, on stable Rust.
 //!
-//! Four kinds of input, each with a target that runs it through the project's own code and
+//! Five kinds of input, each with a target that runs it through the project's own code and
 //! checks what must hold for any input (see `docs/fuzzing.md`):
 //!
 //! - [`Kind::FlagsToml`]: `flags_model::parse`, every diagnostic rendered, and the
@@ -9,6 +9,8 @@
 //!   runtime reloading the file and evaluating every flag;
 //! - [`Kind::RedisEntry`]: `StoredOverride::read`, how every follower of the Redis store reads
 //!   one field of its hash;
+//! - [`Kind::EnvVars`]: environment variables, which a runtime reloads with before
+//!   evaluating every flag;
 //! - [`Kind::Cli`]: the `flags` binary, as a subprocess, on `check`, `list`, `explain`, `set`
 //!   and `unset`.
 //!
@@ -41,21 +43,30 @@ pub enum Kind {
     Overrides,
     /// One field of the Redis store's overrides hash: the field's name, a newline, its value.
     RedisEntry,
+    /// Environment variables, `NAME=VALUE` one per line, read by a runtime of the fixed
+    /// catalog.
+    EnvVars,
     /// A `flags.toml` and an overrides file for the `flags` binary (see [`targets::cli`]).
     Cli,
 }
 
 impl Kind {
     /// Every kind, in the order a run of `all` takes them.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::FlagsToml,
         Kind::Overrides,
         Kind::RedisEntry,
+        Kind::EnvVars,
         Kind::Cli,
     ];
 
     /// The kinds that run inside this process (all but the CLI).
-    pub const IN_PROCESS: [Kind; 3] = [Kind::FlagsToml, Kind::Overrides, Kind::RedisEntry];
+    pub const IN_PROCESS: [Kind; 4] = [
+        Kind::FlagsToml,
+        Kind::Overrides,
+        Kind::RedisEntry,
+        Kind::EnvVars,
+    ];
 
     /// The name used on the command line and for the `seeds/` and `corpus/` directories.
     pub fn name(self) -> &'static str {
@@ -63,6 +74,7 @@ impl Kind {
             Kind::FlagsToml => "flags_toml",
             Kind::Overrides => "overrides",
             Kind::RedisEntry => "redis_entry",
+            Kind::EnvVars => "env_vars",
             Kind::Cli => "cli",
         }
     }
@@ -77,6 +89,7 @@ impl Kind {
         match self {
             Kind::FlagsToml | Kind::Overrides => "toml",
             Kind::RedisEntry => "entry",
+            Kind::EnvVars => "env",
             Kind::Cli => "cli",
         }
     }

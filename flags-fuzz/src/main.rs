@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p flags-cli
-//! cargo run --release -p flags-fuzz -- [--kind flags_toml|overrides|redis_entry|cli|all]
+//! cargo run --release -p flags-fuzz -- [--kind flags_toml|overrides|redis_entry|env_vars|cli|all]
 //!     [--inputs N] [--seed S] [--flags-bin PATH] [--slow-ms MS] [--lenient] [--no-save]
 //! cargo run --release -p flags-fuzz -- --replay PATH... [--kind K]
 //! cargo run --release -p flags-fuzz -- --minimize FILE --kind K
@@ -18,7 +18,7 @@ use flags_fuzz::run::{Limits, LongRun, run_one, supervise, worker};
 use flags_fuzz::{Class, Kind, Mutator, Targets, Violation, corpus};
 
 const USAGE: &str = "\
-usage: flags-fuzz [--kind flags_toml|overrides|redis_entry|cli|all] [--inputs N] [--seed S]
+usage: flags-fuzz [--kind flags_toml|overrides|redis_entry|env_vars|cli|all] [--inputs N] [--seed S]
                   [--flags-bin PATH] [--slow-ms MS] [--hang-secs S] [--max-ladder N]
                   [--lenient] [--no-save]
        flags-fuzz --replay PATH... [--kind K] [--flags-bin PATH]
@@ -285,6 +285,7 @@ fn kind_of(options: &Options, path: &Path) -> Option<Kind> {
         .and_then(Kind::from_name);
     from_dir.or_else(|| match path.extension()?.to_str()? {
         "entry" => Some(Kind::RedisEntry),
+        "env" => Some(Kind::EnvVars),
         "cli" => Some(Kind::Cli),
         _ => None,
     })

@@ -344,7 +344,7 @@ impl Mutator {
                 self.mutate(&mut rng, &mut input, &self.seeds, count, true);
                 input
             }
-            Kind::Overrides => {
+            Kind::Overrides | Kind::EnvVars => {
                 let mut input = base.clone();
                 self.mutate(&mut rng, &mut input, &self.seeds, count, false);
                 input

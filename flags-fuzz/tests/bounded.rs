@@ -49,3 +49,8 @@ fn overrides() {
 fn redis_entry() {
     bounded(Kind::RedisEntry, 4_000);
 }
+
+#[test]
+fn env_vars() {
+    bounded(Kind::EnvVars, 3_000);
+}

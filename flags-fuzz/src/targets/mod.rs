@@ -2,6 +2,7 @@
 //! panics, and checks what must hold for any input.
 
 pub mod cli;
+pub mod env_vars;
 pub mod flags_toml;
 pub mod overrides;
 pub mod redis_entry;
@@ -49,6 +50,7 @@ impl Targets {
             Kind::FlagsToml => flags_toml::run(input),
             Kind::Overrides => overrides::run(input),
             Kind::RedisEntry => redis_entry::run(input),
+            Kind::EnvVars => env_vars::run(input),
             Kind::Cli => self
                 .cli
                 .as_ref()

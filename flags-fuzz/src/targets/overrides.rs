@@ -92,7 +92,7 @@ fn harness() -> &'static Mutex<Harness> {
 
 /// The contexts every flag is evaluated for: members of segments and not, every attribute
 /// the catalog's rules read, of the right kind and of the wrong one, and no key at all.
-fn contexts() -> Vec<Context> {
+pub(crate) fn contexts() -> Vec<Context> {
     let version = |text: &str| semver::Version::parse(text).expect("a valid version");
     let day = |seconds: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
     vec![
