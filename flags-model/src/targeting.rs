@@ -257,6 +257,13 @@ impl Timestamp {
     pub fn now() -> Timestamp {
         Timestamp::from(std::time::SystemTime::now())
     }
+
+    /// An RFC 3339 date-time with an offset (`2026-05-01T10:00:00Z`, `2026-05-01 12:00:00+02:00`),
+    /// as `flags.toml` writes one; `None` for anything else, a bare date or a local date-time
+    /// included.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        timestamp(&text.trim().parse::<toml_datetime::Datetime>().ok()?)
+    }
 }
 
 impl From<std::time::SystemTime> for Timestamp {

@@ -501,6 +501,22 @@ serve = true
         .unwrap();
     assert!(details.value, "every condition holds");
     assert_eq!(details.reason, Some(EvaluationReason::TargetingMatch));
+    // A date-time as RFC 3339 text, as JSON clients send one, is a date-time; other text is not.
+    for (text, matches) in [
+        ("2023-11-14T22:13:20Z", true),
+        ("2023-11-15T00:13:20+02:00", true),
+        ("2031-01-01T00:00:00Z", false),
+        ("2023-11-14", false),
+        ("last week", false),
+    ] {
+        let signed_up = context.clone().with_custom_field("signed_up", text);
+        let value = provider
+            .resolve_bool_value("everything_enabled", &signed_up)
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(value, matches, "signed_up = {text:?}");
+    }
     // One attribute of another kind than its condition's: the rule does not match.
     let fewer_seats = context.clone().with_custom_field("seats", "12");
     assert!(

@@ -97,11 +97,14 @@ pub fn boolean(value: Attribute<'_>, op: Op, expected: bool) -> Option<bool> {
     }
 }
 
-/// A time attribute compared with a time (`before`, `after`).
+/// A time attribute, or a string holding an RFC 3339 date-time with an offset (what JSON
+/// and OFREP clients send), compared with a time (`before`, `after`).
 #[inline(always)]
 pub fn time(value: Attribute<'_>, op: Op, at: Timestamp) -> Option<bool> {
-    let Attribute::Time(time) = value else {
-        return None;
+    let time = match value {
+        Attribute::Time(time) => time,
+        Attribute::Str(text) => Timestamp::parse(text)?,
+        _ => return None,
     };
     match op {
         Op::Before => Some(time < at),
@@ -241,6 +244,28 @@ fn contains(text: &str, expected: &str, ignore_case: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_compare_as_times_also_when_written_as_text() {
+        let at = Timestamp::parse("2026-05-01T10:00:00Z").expect("a date-time");
+        let text = |text: &'static str, op| time(Attribute::Str(text), op, at);
+        assert_eq!(text("2026-05-01T09:59:59Z", Op::Before), Some(true));
+        assert_eq!(text("2026-05-01T12:00:00+02:00", Op::Before), Some(false));
+        assert_eq!(text("2026-05-01T12:00:00+02:00", Op::After), Some(false));
+        assert_eq!(text(" 2026-05-01T10:00:00.5Z ", Op::After), Some(true));
+        assert_eq!(text("2026-05-01 10:00:01Z", Op::After), Some(true));
+        for not_a_time in [
+            "2026-05-01",
+            "2026-05-01T10:00:00",
+            "soon",
+            "",
+            "2026-13-01T00:00:00Z",
+        ] {
+            assert_eq!(text(not_a_time, Op::Before), None, "{not_a_time:?}");
+        }
+        assert_eq!(time(Attribute::Number(1e9), Op::Before, at), None);
+        assert_eq!(time(Attribute::Time(at), Op::Before, at), Some(false));
+    }
 
     #[test]
     fn byte_equality_at_every_length() {
