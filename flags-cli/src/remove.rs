@@ -68,6 +68,8 @@ enum Kind {
     Removed,
     /// Names the flag in a string: look at it.
     Mention,
+    /// Kept as written to keep its side effects: look at it.
+    Kept,
 }
 
 /// Runs `flags remove`.
@@ -146,6 +148,7 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
             let (kind, line) = match note.kind {
                 NoteKind::Left => (Kind::Left, lines.after(line)),
                 NoteKind::Removed => (Kind::Removed, line),
+                NoteKind::Kept => (Kind::Kept, lines.after(line)),
             };
             told.push(Told {
                 kind,
@@ -341,6 +344,11 @@ fn report(
     section(
         Kind::Removed,
         &paint.strong("removed with it (look at them):"),
+        &mut lines,
+    );
+    section(
+        Kind::Kept,
+        &paint.strong("kept as written, to keep what runs before the flag (look at them):"),
         &mut lines,
     );
     section(
@@ -544,35 +552,48 @@ fn without_flag(
     Ok((document.to_string(), requirers))
 }
 
-/// Which line of the rewritten text an unchanged line of the original became.
-struct LineMap {
+/// Which line of the rewritten text a line of the original became.
+struct LineMap<'a> {
     /// (old lines, new lines) of each stretch of the diff, from 0.
     ops: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+    old: Vec<&'a str>,
+    new: Vec<&'a str>,
 }
 
-impl LineMap {
-    fn new(old: &str, new: &str) -> LineMap {
+impl<'a> LineMap<'a> {
+    fn new(old: &'a str, new: &'a str) -> LineMap<'a> {
         let diff = similar::TextDiff::from_lines(old, new);
         let ops = diff
             .ops()
             .iter()
             .map(|op| (op.old_range(), op.new_range()))
             .collect();
-        LineMap { ops }
+        LineMap {
+            ops,
+            old: old.lines().collect(),
+            new: new.lines().collect(),
+        }
     }
 
     /// The line (from 1) that line `old` (from 1) is at after the rewrite; for a changed
-    /// line, the start of what replaced it.
+    /// line, the most similar line of what replaced it (edits next to it, such as an import
+    /// removed above, fall in the same stretch of the diff).
     fn after(&self, old: usize) -> usize {
         let index = old.saturating_sub(1);
         for (before, after) in &self.ops {
             if before.contains(&index) {
-                let offset = if before.len() == after.len() {
-                    index - before.start
-                } else {
-                    0
-                };
-                return after.start + offset + 1;
+                if before.len() == after.len() {
+                    return after.start + (index - before.start) + 1;
+                }
+                let line = self.old.get(index).copied().unwrap_or("");
+                let closest = after.clone().max_by(|&a, &b| {
+                    let similarity = |at: usize| {
+                        similar::TextDiff::from_chars(line, self.new.get(at).copied().unwrap_or(""))
+                            .ratio()
+                    };
+                    similarity(a).total_cmp(&similarity(b)).then(b.cmp(&a))
+                });
+                return closest.unwrap_or(after.start) + 1;
             }
         }
         old

@@ -121,6 +121,9 @@ pub(crate) enum NoteKind {
     Left,
     /// Code was removed with the flag (a test of the other value, a handler): look at it.
     Removed,
+    /// Code kept as written, though the kept value decides it, because an operand that runs
+    /// before the flag's may have side effects: look at it.
+    Kept,
 }
 
 /// A place to tell about, by byte offset in the original text.
@@ -427,8 +430,10 @@ impl Rewriter<'_, '_> {
                         (Cond::Known(a), Cond::Known(b)) => {
                             Cond::Known(if and { a && b } else { a || b })
                         }
-                        // `x && false` is false, `x || true` is true, whatever x.
-                        (Cond::Known(decided), _) | (_, Cond::Known(decided)) if decided != and => {
+                        // `false && x` is false and `true || x` true: x never runs.
+                        (Cond::Known(decided), _) if decided != and => Cond::Known(decided),
+                        // `x && false` is false, `x || true` true, but only without x's effects.
+                        (_, Cond::Known(decided)) if decided != and && is_pure(&binary.left) => {
                             Cond::Known(decided)
                         }
                         _ => Cond::Other,
@@ -644,10 +649,22 @@ impl Rewriter<'_, '_> {
         if !matches!(binary.op, BinOp::And(_) | BinOp::Or(_)) {
             return;
         }
+        let and = matches!(binary.op, BinOp::And(_));
         // `x && true` is x; `x || false` is x.
         let other = match (self.eval(&binary.left), self.eval(&binary.right)) {
             (Cond::Known(_), Cond::Other) => &binary.right,
-            (Cond::Other, Cond::Known(_)) => &binary.left,
+            (Cond::Other, Cond::Known(decided)) if decided == and => &binary.left,
+            (Cond::Other, Cond::Known(decided)) => {
+                let shown = self.render(&*binary.left);
+                self.note(
+                    range.start,
+                    NoteKind::Kept,
+                    format!(
+                        "is always `{decided}` now, but `{shown}` runs first and may have side effects: kept as written"
+                    ),
+                );
+                return;
+            }
             _ => return,
         };
         let text = self.render(&**other);
@@ -1425,6 +1442,21 @@ fn tokens_mention(tokens: TokenStream, name: &str) -> bool {
 pub(crate) fn mentions(code: &str, name: &str) -> bool {
     code.split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .any(|word| word == name)
+}
+
+/// Whether evaluating `expr` can do nothing but read: literals, paths, fields, references and
+/// operators over those. A call, a method call, an index (which may panic) or a macro may do
+/// more.
+fn is_pure(expr: &Expr) -> bool {
+    match expr {
+        Expr::Lit(_) | Expr::Path(_) => true,
+        Expr::Paren(inner) => is_pure(&inner.expr),
+        Expr::Field(field) => is_pure(&field.base),
+        Expr::Reference(reference) => is_pure(&reference.expr),
+        Expr::Unary(unary) => is_pure(&unary.expr),
+        Expr::Binary(binary) => is_pure(&binary.left) && is_pure(&binary.right),
+        _ => false,
+    }
 }
 
 /// `break` or `continue` of the loop itself (not of loops or closures inside it).

@@ -164,6 +164,29 @@ fn what_cannot_be_rewritten_is_listed_with_its_line_and_fails() {
 }
 
 #[test]
+fn what_runs_before_the_flag_is_kept() {
+    let dir = project("remove");
+    let source = "use crate::Flags;\n\n\
+        pub fn audited(log: &mut Vec<&'static str>, staff: bool) -> (bool, bool) {\n    \
+        (record(log) && Flags::new_checkout_enabled(), staff && Flags::new_checkout_enabled())\n}\n\n\
+        fn record(log: &mut Vec<&'static str>) -> bool {\n    log.push(\"checked\");\n    true\n}\n";
+    std::fs::write(dir.path().join("src/effects.rs"), source).expect("write a source");
+    let out = run(dir.path(), "remove new_checkout_enabled --keep off").expect(0);
+    assert!(
+        out.stdout.contains(
+            "kept as written, to keep what runs before the flag (look at them):\n  src/effects.rs:2: is always `false` now, but `record(log)` runs first and may have side effects: kept as written"
+        ),
+        "{}",
+        out.stdout
+    );
+    let rewritten = read(&dir.path().join("src/effects.rs"));
+    assert!(
+        rewritten.contains("(record(log) && false, false)"),
+        "the call still runs; a plain variable is simplified away:\n{rewritten}"
+    );
+}
+
+#[test]
 fn a_request_that_cannot_be_carried_out_changes_nothing() {
     let dir = project("remove");
     let unchanged = || {
