@@ -328,6 +328,18 @@ impl Date {
 
     /// The civil date `days` after 1970-01-01 (proleptic Gregorian calendar).
     pub fn from_days_since_epoch(days: i64) -> Date {
+        // Days outside what a `Date` holds are its first or its last day.
+        let first = Date {
+            year: 0,
+            month: 1,
+            day: 1,
+        };
+        let last = Date {
+            year: u16::MAX,
+            month: 12,
+            day: 31,
+        };
+        let days = days.clamp(first.days_since_epoch(), last.days_since_epoch());
         // Shift to an era starting on 0000-03-01 so leap days fall at the end of a year.
         let z = days + 719_468;
         let era = z.div_euclid(146_097);
@@ -377,6 +389,17 @@ mod tests {
             assert_eq!(Date::from_days_since_epoch(days).days_since_epoch(), days);
         }
         assert_eq!(d(2027, 3, 31).to_string(), "2027-03-31");
+        // A day before year 0 or after year 65535 (a SOURCE_DATE_EPOCH far off) is the
+        // first or last day a date holds, not a mix of the two.
+        for (days, date) in [
+            (-719_528, d(0, 1, 1)),
+            (-719_529, d(0, 1, 1)),
+            (i64::MIN, d(0, 1, 1)),
+            (i64::MAX, d(u16::MAX, 12, 31)),
+        ] {
+            assert_eq!(Date::from_days_since_epoch(days), date, "{days}");
+        }
+        assert_eq!(d(0, 1, 1).to_string(), "0000-01-01");
         assert!(d(2026, 12, 31) < d(2027, 1, 1));
     }
 }
