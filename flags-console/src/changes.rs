@@ -11,9 +11,9 @@ use flags_runtime::OverrideError;
 use flags_runtime::store::{Actor, RedisStore, StoreError};
 use serde::Deserialize;
 
-use crate::Console;
 use crate::auth::Change;
 use crate::views::Refusal;
+use crate::{Console, rollout};
 
 /// The most keys one bulk add takes.
 pub(crate) const MAX_KEYS: usize = 1000;
@@ -171,9 +171,10 @@ pub(crate) struct RolloutForm {
     percent: String,
 }
 
-/// `POST /environments/{environment}/flags/{flag}/rollout`: a bool flag's share of `true`.
-/// The override sets only `rollout`, so the flag keeps its `group` and `bucket_by` from
-/// `flags.toml` and nobody changes bucket: raising it only adds users.
+/// `POST /environments/{environment}/flags/{flag}/rollout`: a bool flag's share of `true`
+/// among everyone its rules do not match. The override keeps the environment's rules (of
+/// the override in the store, else of `flags.toml`) and its `group` and `bucket_by`, so
+/// nobody changes bucket: raising it only adds users.
 pub(crate) async fn rollout(
     State(console): State<Console>,
     Path((environment, flag)): Path<(String, String)>,
@@ -215,31 +216,45 @@ pub(crate) async fn rollout(
     }
     let back = flag_page(&console, &key, &environment);
     let shown = environment.clone();
-    let text = format!("[flags.{key:?}.value]\nrollout = {percent}\n");
+    let source = console.inner().stores.source().to_owned();
     let named = key.clone();
+    let tables = ["value".to_owned(), environment.clone()];
     write(
         &console,
         (&change.who.name, &change.session),
         environment,
         back,
         move |store| {
-            // A rollout set here replaces the environment's setting: refused where that would
-            // drop rules, checked in the write's own transaction so that rules another writer
-            // sets meanwhile are never replaced unseen.
-            let version = store.set_entry_if(&named, &text, |held| {
-                let held = held.and_then(|entry| entry.setting.ok());
-                let current = held.or_else(|| {
-                    catalog
-                        .find(&named)
-                        .map(|(_, flag)| flag.setting_in(Some(index)))
-                });
-                match &current {
-                    Some(Setting::Targeted(targeting)) if !targeting.rules.is_empty() => Err(
-                        "this environment has rules; a rollout set here would replace them: \
-                         change it in flags.toml"
+            let held = store.entry(&named)?;
+            let tables = [tables[0].as_str(), tables[1].as_str()];
+            let text = match held.as_ref().map(|entry| (&entry.text, &entry.setting)) {
+                // The store's targeting, rules, group and all, with the new share.
+                Some((text, Ok(Setting::Targeted(_)))) => {
+                    rollout::keeping_rules(text, &named, &tables, percent)
+                }
+                Some((_, Ok(Setting::Value(_)))) => Ok(rollout::plain(&named, percent)),
+                // No override every process uses: flags.toml's setting decides.
+                _ => match catalog.find(&named).map(|(_, f)| f.setting_in(Some(index))) {
+                    Some(Setting::Targeted(targeting)) if !targeting.rules.is_empty() => {
+                        rollout::keeping_rules(&source, &named, &tables[1..], percent)
+                    }
+                    _ => Ok(rollout::plain(&named, percent)),
+                },
+            }
+            .map_err(|message| StoreError::InvalidEntry {
+                flag: named.clone(),
+                message: format!("its setting cannot be changed here, as {message}"),
+            })?;
+            // Written over what it was made from only: a change made meanwhile is kept.
+            let basis = held.map(|entry| entry.text);
+            let version = store.set_entry_if(&named, &text, |now| {
+                if now.map(|entry| entry.text) == basis {
+                    Ok(())
+                } else {
+                    Err(
+                        "it was changed meanwhile; load the page and set the rollout again"
                             .to_owned(),
-                    ),
-                    _ => Ok(()),
+                    )
                 }
             })?;
             Ok(((), version))

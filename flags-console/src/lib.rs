@@ -40,6 +40,7 @@ mod chart;
 mod config;
 mod explain;
 mod pages;
+mod rollout;
 mod stores;
 mod views;
 mod webhooks;

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Redirect, Response};
-use flags_model::{Date, Flag, FlagType, Setting, Test};
+use flags_model::{Date, Flag, FlagType, Serve, Setting, Test};
 use flags_runtime::store::{Actor, AuditEntry, FlagCounts, newest_first};
 use flags_runtime::{Context, Trace};
 use serde::Deserialize;
@@ -262,9 +262,9 @@ struct FlagEnvironment {
     source: String,
     overridden: bool,
     editable: bool,
-    /// The rollout's percentage now, for a bool flag whose setting is a value or a rollout.
+    /// The share of `true` now, for a bool flag: its value, or its fallthrough's.
     percent: Option<u32>,
-    /// Why the rollout cannot be set from here, when it cannot.
+    /// What the rollout leaves as it is (the environment's rules), when it has rules.
     rollout_note: Option<String>,
     hour_chart: String,
     day_chart: String,
@@ -573,17 +573,22 @@ fn flag_environment(
         (Setting::Value(flags_model::Value::Bool(on)), true) => {
             (Some(if *on { 100 } else { 0 }), None)
         }
-        (Setting::Targeted(targeting), true) if targeting.rules.is_empty() => {
-            (percentage(&targeting.fallthrough), None)
+        (Setting::Targeted(targeting), true) => {
+            let share = match &targeting.fallthrough {
+                Serve::Value(flags_model::Value::Bool(on)) => Some(if *on { 100 } else { 0 }),
+                other => percentage(other),
+            };
+            let note = match targeting.rules.len() {
+                0 => None,
+                1 => Some(
+                    "Its rule stays: this is the share of everyone it does not match.".to_owned(),
+                ),
+                rules => Some(format!(
+                    "Its {rules} rules stay: this is the share of everyone they do not match."
+                )),
+            };
+            (share, note)
         }
-        (Setting::Targeted(_), true) => (
-            None,
-            Some(
-                "This environment has rules: change its rollout in flags.toml (a rollout set \
-                 here would replace the rules)."
-                    .to_owned(),
-            ),
-        ),
         _ => (None, None),
     };
     let values: Vec<String> = counts

@@ -51,6 +51,8 @@ pub(crate) struct Held {
 
 pub(crate) struct Stores {
     url: String,
+    /// The text of `flags.toml`, whose settings the rollout control copies.
+    source: String,
     catalog: &'static Catalog,
     environments: Vec<Environment>,
 }
@@ -89,6 +91,7 @@ impl Stores {
             .ok_or_else(|| format!("{path} declares no environment"))?;
         Ok(Stores {
             url: url.to_owned(),
+            source: text.to_owned(),
             catalog,
             environments,
         })
@@ -96,6 +99,11 @@ impl Stores {
 
     pub(crate) fn catalog(&self) -> &'static Catalog {
         self.catalog
+    }
+
+    /// The text of `flags.toml`.
+    pub(crate) fn source(&self) -> &str {
+        &self.source
     }
 
     pub(crate) fn environments(&self) -> &[Environment] {

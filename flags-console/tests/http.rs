@@ -243,12 +243,6 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
             "not a bool flag",
         ),
         (
-            "/environments/production/flags/product-TASKS-103-comments/rollout",
-            vec![("percent", "50".into())],
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "has rules",
-        ),
-        (
             "/environments/production/segments/betta/add",
             vec![("keys", "u-1".into())],
             StatusCode::NOT_FOUND,
@@ -372,7 +366,7 @@ async fn each_change_is_written_checked_and_in_the_audit_log() {
         .unwrap();
     assert_eq!(
         rollout.text,
-        "[flags.\"new_feature_enabled\".value]\nrollout = 50\n"
+        "[flags.new_feature_enabled.value]\nrollout = 50\n"
     );
     let log = store.audit_log(None, 100).unwrap();
     let lines: Vec<String> = log
@@ -407,6 +401,69 @@ async fn each_change_is_written_checked_and_in_the_audit_log() {
     assert!(
         history.contains("rollout true 25% / false 75%"),
         "the flag's history"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_beside_rules_keeps_them_and_raising_it_only_adds_users() {
+    let Some(redis) = RedisServer::start("console rollout beside rules") else {
+        return;
+    };
+    let base = start_console(&redis).await;
+    let editor = Session::login(&base, EDITOR).await;
+    let (_, page) = editor.get("/flags/product-TASKS-103-comments").await;
+    assert!(page.contains("Its 2 rules stay"), "{page}");
+    let rollout = "/environments/production/flags/product-TASKS-103-comments/rollout";
+    let explain = |key: String, attributes: &'static str| {
+        let editor = &editor;
+        async move {
+            let (status, page) = editor
+                .get(&format!(
+                    "/flags/product-TASKS-103-comments?environment=production&key={key}&attributes={attributes}"
+                ))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            page.contains(&format!("for key {key}: <strong>true</strong>"))
+        }
+    };
+    let mut shares = Vec::new();
+    for percent in ["10", "40"] {
+        let (status, _) = editor.post(rollout, &[("percent", percent)]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, list) = editor.get("/flags?q=product-TASKS").await;
+        assert!(
+            list.contains(&format!("rules (2), else rollout {percent}%")),
+            "{list}"
+        );
+        // Staff keep the feature through their rule, whatever the share.
+        assert!(explain("u-staff".into(), "email%3Dada%40example.com").await);
+        let mut on = Vec::new();
+        for user in 0..100 {
+            if explain(format!("u-{user}"), "email%3Dbob%40customer.test").await {
+                on.push(user);
+            }
+        }
+        shares.push(on);
+    }
+    let (at_10, at_40) = (&shares[0], &shares[1]);
+    assert!(
+        at_10.iter().all(|user| at_40.contains(user)),
+        "everyone who had it at 10% has it at 40%: {at_10:?} {at_40:?}"
+    );
+    assert!(
+        (2..=25).contains(&at_10.len()) && (25..=60).contains(&at_40.len()),
+        "about a tenth, then about two fifths: {} and {}",
+        at_10.len(),
+        at_40.len()
+    );
+    let held = store(&redis, "production")
+        .entry("product-TASKS-103-comments")
+        .unwrap()
+        .expect("an override");
+    assert!(
+        held.text.contains("name = \"staff\"") && held.text.contains("name = \"beta testers\""),
+        "the rules, as flags.toml names them: {}",
+        held.text
     );
 }
 
