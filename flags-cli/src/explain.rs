@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::Failure;
 use crate::list::environment;
-use crate::output::{Format, Paint, json_value, print_json};
+use crate::output::{Format, Paint, json_value, print_json, printable};
 use crate::overrides::OverridesOption;
 use crate::project::{Project, find_flag};
 
@@ -149,7 +149,11 @@ fn print_trace(
         paint.strong(environment)
     );
     for problem in problems {
-        println!("{}: {problem}", paint.warning("warning"));
+        println!(
+            "{}: {}",
+            paint.warning("warning"),
+            printable(&problem.to_string())
+        );
     }
     for note in notes {
         println!("{}", paint.dim(note));
@@ -161,7 +165,10 @@ fn print_trace(
     } else {
         ""
     };
-    println!("setting: {}{final_value}", trace.origin);
+    println!(
+        "setting: {}{final_value}",
+        printable(&trace.origin.to_string())
+    );
     let mark = |yes: bool| {
         if yes {
             paint.good("yes")
@@ -201,7 +208,7 @@ fn print_trace(
         let name = rule
             .name
             .as_deref()
-            .map_or(String::new(), |n| format!(" ({n})"));
+            .map_or(String::new(), |n| format!(" ({})", printable(n)));
         let outcome = match (&rule.matched, &rule.serve.value) {
             (true, Some(value)) => format!("matched, serves {}", value.to_toml()),
             (true, None) => "matched, but its rollout has nothing to bucket: skipped".to_owned(),
@@ -220,7 +227,7 @@ fn print_trace(
             println!(
                 "    {} {}",
                 mark(condition.holds),
-                describe_condition(&condition.condition)
+                printable(&describe_condition(&condition.condition))
             );
         }
     }
@@ -236,7 +243,7 @@ fn print_trace(
             String::new()
         };
         let rollout = match &fallthrough.serve {
-            Serve::Rollout(_) => format!("{}, ", fallthrough.serve),
+            Serve::Rollout(_) => format!("{}, ", printable(&fallthrough.serve.to_string())),
             Serve::Value(_) => String::new(),
         };
         println!("  otherwise: {rollout}serves {serves}{decided}");

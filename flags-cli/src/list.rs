@@ -7,7 +7,7 @@ use flags_model::{Catalog, Date, Flag, Serve, Setting, Targeting, Value};
 use serde_json::json;
 
 use crate::Failure;
-use crate::output::{Format, Paint, json_value, pad, print_json};
+use crate::output::{Format, Paint, json_value, pad, print_json, printable};
 use crate::project::Project;
 use crate::store::RedisOption;
 
@@ -94,9 +94,11 @@ fn print_table(catalog: &Catalog, environments: &[(usize, &str)], today: Date) {
     // Each cell: (styled, plain), so colour does not upset the widths.
     let mut rows: Vec<Vec<(String, String)>> = Vec::new();
     for flag in catalog.flags() {
-        let mut row = vec![(paint.strong(flag.key()), flag.key().to_owned())];
+        let key = printable(flag.key()).into_owned();
+        let mut row = vec![(paint.strong(&key), key)];
         for (index, _) in environments {
             let (text, targeted) = summary(flag, *index);
+            let text = printable(&text).into_owned();
             let inherited = flag.environment_setting(*index).is_none();
             let styled = if targeted {
                 paint.targeted(&text)
@@ -109,7 +111,7 @@ fn print_table(catalog: &Catalog, environments: &[(usize, &str)], today: Date) {
             row.push((styled, text));
         }
         for value in [flag.owner(), flag.ticket()] {
-            let text = value.unwrap_or("-").to_owned();
+            let text = printable(value.unwrap_or("-")).into_owned();
             row.push((text.clone(), text));
         }
         let expires = match flag.expires() {

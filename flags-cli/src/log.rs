@@ -8,7 +8,7 @@ use flags_runtime::store::{AuditEntry, newest_first};
 use serde_json::json;
 
 use crate::Failure;
-use crate::output::{Format, Paint, print_json};
+use crate::output::{Format, Paint, print_json, printable};
 use crate::project::Project;
 use crate::store::{RedisOption, failure, open};
 
@@ -76,13 +76,13 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
                 println!(
                     "{}  {}  {} ({})  {} {}: {} -> {}  (version {})",
                     entry.time(),
-                    entry.environment,
-                    paint.strong(&entry.actor),
-                    entry.via,
-                    entry.action,
-                    subject,
-                    entry.before,
-                    entry.after,
+                    printable(&entry.environment),
+                    paint.strong(&printable(&entry.actor)),
+                    printable(&entry.via),
+                    printable(&entry.action),
+                    printable(&subject),
+                    printable(&entry.before),
+                    printable(&entry.after),
                     entry.version
                 );
             }

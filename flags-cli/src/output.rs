@@ -1,5 +1,6 @@
 //! How results are shown: colour only on a terminal, and JSON for tools.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 
 use anstyle::{AnsiColor, Style};
@@ -105,8 +106,50 @@ pub(crate) fn print_json(document: &serde_json::Value) {
     }
 }
 
+/// `text` as it may reach a terminal: text from `flags.toml` or the store (a value, a segment
+/// key a webhook added, an actor's name) is shown, never obeyed. Control characters other
+/// than newlines and tabs (an escape sequence, a bell, a carriage return) and the marks that
+/// reorder text (bidirectional overrides) are written as `\u{1b}`.
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
+}
+
 /// Pads `text` to `width` characters (of what is shown, not bytes).
 pub(crate) fn pad(text: &str, shown: &str, width: usize) -> String {
     let fill = width.saturating_sub(shown.chars().count());
     format!("{text}{}", " ".repeat(fill))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped_and_plain_text_is_borrowed() {
+        assert!(matches!(
+            printable("plain, with\ttabs\nand lines"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("a\u{1b}[2Jb\rc\u{7}"),
+            "a\\u{1b}[2Jb\\u{d}c\\u{7}"
+        );
+        assert_eq!(printable("\u{202e}gpj.exe"), "\\u{202e}gpj.exe");
+        assert_eq!(printable("é ü 中"), "é ü 中");
+    }
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::Failure;
 use crate::list::environment;
-use crate::output::{Format, Paint, json_value, print_json};
+use crate::output::{Format, Paint, json_value, print_json, printable};
 use crate::project::Project;
 
 /// `--redis URL`, shared by the commands that can use the Redis store.
@@ -282,14 +282,14 @@ fn print_contents(server: &str, env: &str, contents: &StoreContents) {
         match &entry.setting {
             Ok(setting) => println!(
                 "  {} = {}",
-                entry.flag,
-                paint.strong(&setting_text(setting))
+                printable(&entry.flag),
+                paint.strong(&printable(&setting_text(setting)))
             ),
             Err(problem) => println!(
                 "  {} {}: {}",
-                entry.flag,
+                printable(&entry.flag),
                 paint.error("skipped by every process"),
-                problem.replace('\n', "\n    ")
+                printable(problem).replace('\n', "\n    ")
             ),
         }
     }
@@ -300,8 +300,8 @@ fn print_contents(server: &str, env: &str, contents: &StoreContents) {
         println!(
             "segment {}: added {}; removed {}",
             segment.name,
-            joined(&segment.added),
-            joined(&segment.removed)
+            printable(&joined(&segment.added)),
+            printable(&joined(&segment.removed))
         );
     }
 }
@@ -428,7 +428,7 @@ pub(crate) fn segment(file: Option<&Path>, args: &SegmentArgs) -> Result<ExitCod
             let version = version.map_err(failure)?;
             let to = if adding { "to" } else { "from" };
             let what = match keys.as_slice() {
-                [key] => format!("`{}`", paint.strong(key)),
+                [key] => format!("`{}`", paint.strong(&printable(key))),
                 keys => format!("{} keys", keys.len()),
             };
             println!(
@@ -459,10 +459,10 @@ fn print_keys(declared: &[String], added: &[String], removed: &[String]) {
         .collect();
     keys.sort();
     for (key, from) in &keys {
-        println!("{key}  ({from})");
+        println!("{}  ({from})", printable(key));
     }
     for key in removed {
-        println!("{key}  (removed in the store)");
+        println!("{}  (removed in the store)", printable(key));
     }
     if keys.is_empty() && removed.is_empty() {
         println!("no keys (rules may still match contexts)");

@@ -178,3 +178,27 @@ fn flags_toml_is_found_upward_or_given_with_file() {
         run.stderr
     );
 }
+
+#[test]
+fn text_from_the_file_reaches_the_terminal_shown_not_obeyed() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("flags.toml"),
+        "[environments]\nnames = [\"production\"]\ndefault = \"production\"\n\n\
+         [flags.banner]\ndescription = \"Banner\"\nowner = \"ops\\u0007\"\n\
+         default = \"\\u001b[31mred\\u001b[0m \\u202etxt.exe\"\n",
+    )
+    .expect("write flags.toml");
+    let run = flags(dir.path(), &["list"]).expect(0);
+    assert!(
+        !run.stdout.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+        "{:?}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("\\u{1b}[31mred\\u{1b}[0m \\u{202e}txt.exe  ops\\u{7}"),
+        "{}",
+        run.stdout
+    );
+}

@@ -74,6 +74,15 @@ fn set_unset_list_and_segments_go_to_the_store_checked_first() {
         "u-9  (added in the store)\nu-8  (removed in the store)\n"
     );
 
+    // A key with an escape sequence, as a webhook may add one: shown, never obeyed.
+    let hostile = "u-\u{1b}[2J\u{7}";
+    let added = flags(&["segment", "add", "internal", hostile, "--env", "staging"]).expect(0);
+    let listed = flags(&["segment", "list", "internal", "--env", "staging"]).expect(0);
+    for shown in [&added.stdout, &listed.stdout] {
+        assert!(!shown.contains(['\u{1b}', '\u{7}']), "{shown:?}");
+        assert!(shown.contains("u-\\u{1b}[2J\\u{7}"), "{shown}");
+    }
+
     let listed = flags(&["list", "--env", "production", "--format", "json"]).expect(0);
     let json = listed.json();
     assert_eq!(json["environment"], "production");
