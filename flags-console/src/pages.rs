@@ -266,6 +266,9 @@ struct FlagEnvironment {
     percent: Option<u32>,
     /// What the rollout leaves as it is (the environment's rules), when it has rules.
     rollout_note: Option<String>,
+    /// When the override in the store serves rules of its own that are not `flags.toml`'s
+    /// (a copy made by the rollout control before a deploy changed them, say).
+    rules_note: Option<String>,
     hour_chart: String,
     day_chart: String,
     legend: Vec<(String, &'static str, u64, u64)>,
@@ -624,6 +627,7 @@ fn flag_environment(
         editable: role.may_edit(name),
         percent,
         rollout_note,
+        rules_note: rules_note(flag, environment.index, stored),
         hour_chart: counts.map_or_else(String::new, |c| {
             chart::bars(
                 &format!(
@@ -927,4 +931,38 @@ pub(crate) async fn status(
         })
         .collect();
     Json(serde_json::json!({ "environments": environments }))
+}
+
+/// Says so when the override in the store has rules, and `flags.toml`'s rules for the
+/// environment are not the same (by name, conditions and what they serve).
+fn rules_note(
+    flag: &Flag,
+    environment: usize,
+    stored: Option<&Result<Setting, String>>,
+) -> Option<String> {
+    let Some(Ok(Setting::Targeted(held))) = stored else {
+        return None;
+    };
+    let setting = flag.setting_in(Some(environment));
+    let declared = match &setting {
+        Setting::Targeted(targeting) => targeting.rules.as_slice(),
+        Setting::Value(_) => &[],
+    };
+    let same = held.rules.len() == declared.len()
+        && held.rules.iter().zip(declared).all(|(held, declared)| {
+            (&held.name, &held.conditions, &held.serve)
+                == (&declared.name, &declared.conditions, &declared.serve)
+        });
+    let count = |rules: usize| match rules {
+        1 => "1 rule".to_owned(),
+        rules => format!("{rules} rules"),
+    };
+    (!same && !held.rules.is_empty()).then(|| {
+        format!(
+            "The override in the store serves rules of its own ({}), not those flags.toml has \
+             for this environment ({}): clear the override to serve flags.toml's.",
+            count(held.rules.len()),
+            count(declared.len())
+        )
+    })
 }

@@ -456,7 +456,8 @@ async fn a_rollout_beside_rules_keeps_them_and_raising_it_only_adds_users() {
         at_10.len(),
         at_40.len()
     );
-    let held = store(&redis, "production")
+    let mut store = store(&redis, "production");
+    let held = store
         .entry("product-TASKS-103-comments")
         .unwrap()
         .expect("an override");
@@ -465,6 +466,31 @@ async fn a_rollout_beside_rules_keeps_them_and_raising_it_only_adds_users() {
         "the rules, as flags.toml names them: {}",
         held.text
     );
+    let (_, page) = editor.get("/flags/product-TASKS-103-comments").await;
+    assert!(
+        !page.contains("rules of its own"),
+        "a copy of flags.toml's rules"
+    );
+    // Rules that are not flags.toml's (another writer's, or flags.toml changed since): said.
+    store
+        .set_entry(
+            "product-TASKS-103-comments",
+            "[[flags.product-TASKS-103-comments.value.rules]]\n\
+             when = [{ segment = \"internal\" }]\nserve = true\n",
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, page) = editor.get("/flags/product-TASKS-103-comments").await;
+        if page.contains(
+            "The override in the store serves rules of its own (1 rule), not those flags.toml \
+             has for this environment (2 rules)",
+        ) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
