@@ -15,6 +15,8 @@ mod refs;
 mod remove;
 mod rewrite;
 mod rewrite_cleanup;
+#[cfg(test)]
+mod rewrite_mutations;
 mod rewrite_text;
 mod scan;
 mod serve;
