@@ -77,6 +77,12 @@ impl<'a> AttributeId<'a> {
         }
     }
 
+    /// The id of `name` whose hash was computed before.
+    #[inline(always)]
+    pub(crate) const fn hashed(hash: u64, name: &'a str) -> Self {
+        Self { hash, name }
+    }
+
     /// The hash of the name.
     #[inline(always)]
     pub const fn hash(&self) -> u64 {

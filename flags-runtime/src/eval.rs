@@ -7,14 +7,12 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use flags_model::{
-    Condition, Op, Operand, Rollout, Segment, Serve, Targeting, Test, Timestamp, Value,
-};
+use flags_model::{Rollout, Serve, Targeting, Test, Value};
 
 use crate::bucket::{self, GroupHash};
-use crate::context::{AnyContext, Attribute};
-use crate::ops;
-use crate::sources::{Membership, Origin};
+use crate::condition::{Check, Scope};
+use crate::context::AnyContext;
+use crate::sources::Origin;
 
 /// What a flag serves for each context when it is not a single value.
 #[derive(Debug)]
@@ -29,9 +27,10 @@ pub(crate) struct Program {
     pub(crate) requires: Vec<(usize, Value)>,
     /// Served when a requirement is not met.
     pub(crate) default: Value,
-    /// Each rollout's group, hashed once: one per rule, then the fallthrough's (`None` where
-    /// a single value is served).
-    pub(crate) groups: Box<[Option<GroupHash>]>,
+    /// Each rule of `targeting`, prepared: conditions ready to test, rollout groups hashed.
+    rules: Box<[PreparedRule]>,
+    /// `targeting`'s fallthrough, prepared.
+    fallthrough: Option<PreparedServe>,
     /// The environment whose compiled rules evaluate this program, when the macro compiled
     /// them and nothing replaced them.
     pub(crate) native: Option<usize>,
@@ -46,25 +45,27 @@ impl Program {
         requires: Vec<(usize, Value)>,
         default: Value,
     ) -> Self {
-        let group = |serve: &Serve| match serve {
-            Serve::Rollout(rollout) => Some(GroupHash::new(&rollout.group)),
-            Serve::Value(_) => None,
-        };
-        let groups = targeting.as_ref().map_or_else(Box::default, |targeting| {
+        let rules = targeting.as_ref().map_or_else(Box::default, |targeting| {
             targeting
                 .rules
                 .iter()
-                .map(|rule| group(&rule.serve))
-                .chain([group(&targeting.fallthrough)])
+                .map(|rule| PreparedRule {
+                    checks: rule.conditions.iter().map(Check::new).collect(),
+                    serve: PreparedServe::new(&rule.serve),
+                })
                 .collect()
         });
+        let fallthrough = targeting
+            .as_ref()
+            .map(|targeting| PreparedServe::new(&targeting.fallthrough));
         Self {
             targeting,
             value,
             origin,
             requires,
             default,
-            groups,
+            rules,
+            fallthrough,
             native: None,
         }
     }
@@ -75,8 +76,42 @@ impl Program {
         self
     }
 
-    fn group(&self, position: usize) -> Option<&GroupHash> {
-        self.groups.get(position).and_then(Option::as_ref)
+    /// The conditions of rule `position` (from 0), prepared.
+    pub(crate) fn checks(&self, position: usize) -> &[Check] {
+        self.rules.get(position).map_or(&[], |rule| &rule.checks)
+    }
+}
+
+/// A rule ready to evaluate.
+#[derive(Debug)]
+struct PreparedRule {
+    checks: Box<[Check]>,
+    serve: PreparedServe,
+}
+
+/// What a rule or a fallthrough serves, ready to evaluate: a rollout's group hashed once.
+#[derive(Debug)]
+enum PreparedServe {
+    Value(Value),
+    Rollout(Box<(Rollout, GroupHash)>),
+}
+
+impl PreparedServe {
+    fn new(serve: &Serve) -> Self {
+        match serve {
+            Serve::Value(value) => Self::Value(value.clone()),
+            Serve::Rollout(rollout) => {
+                Self::Rollout(Box::new((rollout.clone(), GroupHash::new(&rollout.group))))
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn served(&self, context: Option<&dyn AnyContext>) -> Served<'_> {
+        match self {
+            Self::Value(value) => Served::Value(value, None),
+            Self::Rollout(rollout) => rolled_out(&rollout.0, &rollout.1, context),
+        }
     }
 }
 
@@ -121,63 +156,6 @@ impl<'r> Visited<'r> {
             self.many.resize(flag + 1, None);
         }
         self.many[flag] = Some(value);
-    }
-}
-
-/// A segment's keys: a persistent set, so that a configuration made for one added or removed
-/// key shares every other key with the one before (a change costs what it changes, not what
-/// the segment holds), hashed with foldhash (fast on short keys, seeded per process).
-pub(crate) type SegmentKeys =
-    imbl::GenericHashSet<Arc<str>, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
-
-/// A segment as evaluated: its keys (declared and added at run time) and rules. Cheap to
-/// clone: both are shared.
-#[derive(Clone, Debug)]
-pub(crate) struct SegmentState {
-    pub(crate) keys: SegmentKeys,
-    pub(crate) rules: Arc<[Vec<Condition>]>,
-}
-
-impl SegmentState {
-    /// `segment` as declared (or redefined by a source), with `membership`'s changes.
-    pub(crate) fn new(segment: &Segment, membership: &Membership) -> Self {
-        let mut keys = SegmentKeys::with_hasher(foldhash::fast::RandomState::default());
-        for key in &segment.keys {
-            keys.insert(Arc::from(key.as_str()));
-        }
-        for key in &membership.added {
-            keys.insert(Arc::clone(key));
-        }
-        for key in &membership.removed {
-            keys.remove(key);
-        }
-        Self {
-            keys,
-            rules: segment.rules.clone().into(),
-        }
-    }
-
-    /// Lists `key` too.
-    pub(crate) fn add(&mut self, key: &Arc<str>) {
-        self.keys.insert(Arc::clone(key));
-    }
-
-    /// Lists `key` no more.
-    pub(crate) fn remove(&mut self, key: &str) {
-        self.keys.remove(key);
-    }
-}
-
-impl SegmentState {
-    /// Whether the segment lists the context key `key` (a number as written: `42`).
-    pub(crate) fn lists(&self, key: Option<Attribute<'_>>) -> bool {
-        match key {
-            Some(Attribute::Str(key)) => self.keys.contains(key),
-            Some(Attribute::Number(n)) if n.fract() == 0.0 => {
-                self.keys.iter().any(|k| k.parse::<f64>() == Ok(n))
-            }
-            _ => false,
-        }
     }
 }
 
@@ -334,12 +312,6 @@ impl Why<'_> {
     }
 }
 
-/// What an evaluation reads besides the context.
-pub(crate) struct Scope<'a> {
-    pub(crate) segments: &'a [SegmentState],
-    pub(crate) now: &'a dyn Fn() -> Timestamp,
-}
-
 impl Program {
     /// Evaluates the targeting (requirements are checked by the caller, who can read other
     /// flags).
@@ -348,48 +320,50 @@ impl Program {
         context: Option<&dyn AnyContext>,
         scope: &Scope<'_>,
     ) -> Outcome<'a> {
+        let (value, why) = self.decide(context, scope);
+        Outcome {
+            value: Cow::Borrowed(value),
+            why,
+        }
+    }
+
+    /// The value the targeting gives `context`, and why, all borrowed from the program.
+    #[inline]
+    pub(crate) fn decide<'a>(
+        &'a self,
+        context: Option<&dyn AnyContext>,
+        scope: &Scope<'_>,
+    ) -> (&'a Value, Why<'a>) {
         let Some(targeting) = &self.targeting else {
-            return Outcome {
-                value: Cow::Borrowed(&self.value),
-                why: Why::Static(&self.origin),
-            };
+            return (&self.value, Why::Static(&self.origin));
         };
-        for (position, rule) in targeting.rules.iter().enumerate() {
-            if !rule
-                .conditions
-                .iter()
-                .all(|condition| holds(condition, context, scope))
-            {
+        for (position, rule) in self.rules.iter().enumerate() {
+            if !rule.checks.iter().all(|check| check.holds(context, scope)) {
                 continue;
             }
-            match serve(&rule.serve, self.group(position), context) {
+            match rule.serve.served(context) {
                 Served::Value(value, bucket) => {
-                    return Outcome {
-                        value: Cow::Borrowed(value),
-                        why: Why::Rule {
-                            number: position + 1,
-                            rule,
-                            bucket,
-                        },
+                    let Some(rule) = targeting.rules.get(position) else {
+                        break;
                     };
+                    let why = Why::Rule {
+                        number: position + 1,
+                        rule,
+                        bucket,
+                    };
+                    return (value, why);
                 }
                 // A rule whose rollout has no value to bucket does not apply to this context.
                 Served::NoKey(_) => continue,
             }
         }
-        match serve(
-            &targeting.fallthrough,
-            self.group(targeting.rules.len()),
-            context,
-        ) {
-            Served::Value(value, bucket) => Outcome {
-                value: Cow::Borrowed(value),
-                why: Why::Fallthrough { bucket },
-            },
-            Served::NoKey(rollout) => Outcome {
-                value: Cow::Borrowed(&self.default),
-                why: Why::NoBucketKey(rollout),
-            },
+        let served = match &self.fallthrough {
+            Some(fallthrough) => fallthrough.served(context),
+            None => serve(&targeting.fallthrough, context),
+        };
+        match served {
+            Served::Value(value, bucket) => (value, Why::Fallthrough { bucket }),
+            Served::NoKey(rollout) => (&self.default, Why::NoBucketKey(rollout)),
         }
     }
 }
@@ -402,27 +376,24 @@ pub(crate) enum Served<'a> {
     NoKey(&'a Rollout),
 }
 
-pub(crate) fn serve<'a>(
-    serve: &'a Serve,
-    group: Option<&GroupHash>,
+/// What `serve` gives a context (its rollout's group hashed on the spot: for `explain`).
+pub(crate) fn serve<'a>(serve: &'a Serve, context: Option<&dyn AnyContext>) -> Served<'a> {
+    match serve {
+        Serve::Value(value) => Served::Value(value, None),
+        Serve::Rollout(rollout) => rolled_out(rollout, &GroupHash::new(&rollout.group), context),
+    }
+}
+
+/// What `rollout`, whose group hashes to `group`, gives a context.
+fn rolled_out<'a>(
+    rollout: &'a Rollout,
+    group: &GroupHash,
     context: Option<&dyn AnyContext>,
 ) -> Served<'a> {
-    let rollout = match serve {
-        Serve::Value(value) => return Served::Value(value, None),
-        Serve::Rollout(rollout) => rollout,
-    };
     let value = context.and_then(|context| match &rollout.bucket_by {
         Some(attribute) => context.context_attribute(attribute),
         None => context.context_key(),
     });
-    let hashed;
-    let group = match group {
-        Some(group) => group,
-        None => {
-            hashed = GroupHash::new(&rollout.group);
-            &hashed
-        }
-    };
     let Some(bucket) = value.and_then(|value| bucket::bucket_attribute(group, value)) else {
         return Served::NoKey(rollout);
     };
@@ -437,57 +408,5 @@ pub(crate) fn serve<'a>(
     match rollout.splits.last() {
         Some(split) => Served::Value(&split.value, Some(bucket)),
         None => Served::NoKey(rollout),
-    }
-}
-
-/// Whether a condition holds. Anything that cannot be tested (no context, a missing attribute,
-/// an attribute of another kind than the operand) makes it false, `negate` or not.
-pub(crate) fn holds(
-    condition: &Condition,
-    context: Option<&dyn AnyContext>,
-    scope: &Scope<'_>,
-) -> bool {
-    let result = match &condition.test {
-        Test::Now { op, at } => Some(ops::now(*op, (scope.now)(), *at)),
-        Test::Segment { index, .. } => context.and_then(|context| {
-            let segment = scope.segments.get(*index)?;
-            Some(in_segment(segment, context, scope))
-        }),
-        // `exists` is the one test of absence: it holds or not whether the attribute is there.
-        Test::Attribute {
-            attribute,
-            op: Op::Exists,
-            ..
-        } => Some(context.is_some_and(|context| context.context_attribute(attribute).is_some())),
-        Test::Attribute {
-            attribute,
-            op,
-            ignore_case,
-            operand,
-        } => context
-            .and_then(|context| context.context_attribute(attribute))
-            .and_then(|value| compare(value, *op, *ignore_case, operand)),
-    };
-    ops::outcome(result, condition.negate)
-}
-
-fn in_segment(segment: &SegmentState, context: &dyn AnyContext, scope: &Scope<'_>) -> bool {
-    segment.lists(context.context_key())
-        || segment.rules.iter().any(|rule| {
-            rule.iter()
-                .all(|condition| holds(condition, Some(context), scope))
-        })
-}
-
-/// `None` when the attribute cannot be compared with the operand.
-fn compare(value: Attribute<'_>, op: Op, ignore_case: bool, operand: &Operand) -> Option<bool> {
-    match operand {
-        Operand::None => Some(op == Op::Exists),
-        Operand::Strings(strings) => ops::strings(value, op, ignore_case, strings),
-        Operand::Regex(regex) => ops::regex(value, regex),
-        Operand::Numbers(numbers) => ops::numbers(value, op, numbers),
-        Operand::Bool(expected) => ops::boolean(value, op, *expected),
-        Operand::Semver(expected) => ops::semver(value, op, expected),
-        Operand::Time(at) => ops::time(value, op, *at),
     }
 }

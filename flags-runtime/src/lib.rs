@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod bucket;
+mod condition;
 mod context;
 mod descriptor;
 mod each;

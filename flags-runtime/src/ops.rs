@@ -25,29 +25,7 @@ pub fn strings<S: AsRef<str>>(
     strings: &[S],
 ) -> Option<bool> {
     match value {
-        // Each test is called directly, in a plain loop, so that compiled rules inline it
-        // with their operands.
-        Attribute::Str(text) => {
-            let test: fn(&str, &str, bool) -> bool = match op {
-                Op::Equals | Op::In | Op::NotEquals | Op::NotIn => equals,
-                Op::StartsWith => starts_with,
-                Op::EndsWith => ends_with,
-                Op::Contains => contains,
-                _ => return None,
-            };
-            let mut any = false;
-            for expected in strings {
-                if test(text, expected.as_ref(), ignore_case) {
-                    any = true;
-                    break;
-                }
-            }
-            Some(if matches!(op, Op::NotEquals | Op::NotIn) {
-                !any
-            } else {
-                any
-            })
-        }
+        Attribute::Str(text) => Some(TextTest::of(op)?.holds(text, strings, ignore_case)),
         Attribute::List(items) => {
             let any_item_in = || {
                 items.iter().any(|item| {
@@ -63,6 +41,47 @@ pub fn strings<S: AsRef<str>>(
             }
         }
         _ => None,
+    }
+}
+
+/// What a string operator tests a string attribute for, chosen once: the interpreter keeps
+/// one per condition, compiled rules fold it away.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TextTest {
+    test: fn(&str, &str, bool) -> bool,
+    /// `not_equals` and `not_in`: true when no string matches.
+    negated: bool,
+}
+
+impl TextTest {
+    /// The test of `op`, when it is a string operator.
+    #[inline(always)]
+    pub(crate) fn of(op: Op) -> Option<Self> {
+        let test: fn(&str, &str, bool) -> bool = match op {
+            Op::Equals | Op::In | Op::NotEquals | Op::NotIn => equals,
+            Op::StartsWith => starts_with,
+            Op::EndsWith => ends_with,
+            Op::Contains => contains,
+            _ => return None,
+        };
+        Some(Self {
+            test,
+            negated: matches!(op, Op::NotEquals | Op::NotIn),
+        })
+    }
+
+    /// Whether `text` passes against `strings`. Each test is called directly, in a plain
+    /// loop, so that compiled rules inline it with their operands.
+    #[inline(always)]
+    pub(crate) fn holds<S: AsRef<str>>(self, text: &str, strings: &[S], ignore_case: bool) -> bool {
+        let mut any = false;
+        for expected in strings {
+            if (self.test)(text, expected.as_ref(), ignore_case) {
+                any = true;
+                break;
+            }
+        }
+        any != self.negated
     }
 }
 

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use flags_model::Value;
 
-use crate::eval::{Program, SegmentState};
+use crate::condition::SegmentState;
+use crate::eval::Program;
 use crate::report::{InitError, Problem};
 use crate::sources::Origin;
 

@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use arc_swap::ArcSwap;
 use flags_model::{Catalog, Flag, Input, MAX_REQUIREMENT_DEPTH, SourceFile, Timestamp, Value};
 
+use crate::condition::Scope;
 use crate::context::{self, AnyContext, Attribute};
 use crate::descriptor::{Descriptor, FlagDescriptor, FromValue, StaticValue};
-use crate::eval::{Outcome, Reason, Scope, Visited, Why};
+use crate::eval::{Outcome, Reason, Visited, Why};
 use crate::events::{EvaluationEvent, EvaluationListener, EvaluationReason, ListenerId, Listeners};
 use crate::report::{InitError, OverrideError, Report, SegmentError};
 use crate::resolution::{Resolution, Resolved};
@@ -855,10 +856,43 @@ impl Runtime {
     #[doc(hidden)]
     pub fn read_for<T: FromValue>(&'static self, index: usize, context: &dyn AnyContext) -> T {
         self.with_current(|resolution| {
+            if let Some(value) = self.value_only(resolution, index, context) {
+                return self.typed(index, value);
+            }
             let outcome = self.outcome(resolution, index, Some(context));
             self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
             self.typed(index, &outcome.value)
         })
+    }
+
+    /// The value of flag `index` for `context` when nobody asks why (no listener, no
+    /// `tracing` subscriber for evaluations), no stub can apply and the flag requires no
+    /// other flag: targeting evaluated without the rest of an outcome.
+    #[inline]
+    fn value_only<'r>(
+        &self,
+        resolution: &'r Resolution,
+        index: usize,
+        context: &dyn AnyContext,
+    ) -> Option<&'r Value> {
+        let unmarked = self
+            .slots
+            .get(index)
+            .is_some_and(|slot| slot.load(Ordering::Relaxed) & LOCAL == 0);
+        if !unmarked || self.listeners.wanted() {
+            return None;
+        }
+        match resolution.resolved.get(index)? {
+            Resolved::Static { value, .. } => Some(value),
+            Resolved::Dynamic(program) if program.requires.is_empty() => {
+                let scope = Scope {
+                    segments: &resolution.segments,
+                    now: &Timestamp::now,
+                };
+                Some(program.decide(Some(context), &scope).0)
+            }
+            Resolved::Dynamic(_) => None,
+        }
     }
 
     /// Flag `index` for `context` (the current context when `None`), and why.
@@ -913,6 +947,7 @@ impl Runtime {
     }
 
     /// `value` as `T`, falling back to the compiled default if it is somehow of another type.
+    #[inline]
     pub(crate) fn typed<T: FromValue>(&self, index: usize, value: &Value) -> T {
         T::from_value(value).unwrap_or_else(|| self.typed_default(index))
     }

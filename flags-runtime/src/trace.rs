@@ -4,8 +4,9 @@
 
 use flags_model::{Condition, Rule, Serve, Timestamp, Value};
 
+use crate::condition::{Check, Scope};
 use crate::context::{self, AnyContext};
-use crate::eval::{Reason, Scope, Served, Why, holds, serve};
+use crate::eval::{Reason, Served, Why, serve};
 use crate::resolution::Resolved;
 use crate::runtime::Runtime;
 use crate::snapshot::Snapshot;
@@ -179,7 +180,10 @@ impl Runtime {
             .rules
             .iter()
             .enumerate()
-            .map(|(position, rule)| trace_rule(position + 1, rule, context, &scope, deciding_rule))
+            .map(|(position, rule)| {
+                let checks = program.checks(position);
+                trace_rule(position + 1, rule, checks, context, &scope, deciding_rule)
+            })
             .collect();
         let mut fallthrough = serve_trace(&targeting.fallthrough, context);
         fallthrough.decided = matches!(outcome.why, Why::Fallthrough { .. } | Why::NoBucketKey(_));
@@ -191,6 +195,7 @@ impl Runtime {
 fn trace_rule(
     number: usize,
     rule: &Rule,
+    checks: &[Check],
     context: Option<&dyn AnyContext>,
     scope: &Scope<'_>,
     deciding_rule: Option<usize>,
@@ -198,9 +203,10 @@ fn trace_rule(
     let conditions: Vec<ConditionTrace> = rule
         .conditions
         .iter()
-        .map(|condition| ConditionTrace {
+        .zip(checks)
+        .map(|(condition, check)| ConditionTrace {
             condition: condition.clone(),
-            holds: holds(condition, context, scope),
+            holds: check.holds(context, scope),
         })
         .collect();
     RuleTrace {
@@ -215,7 +221,7 @@ fn trace_rule(
 }
 
 fn serve_trace(what: &Serve, context: Option<&dyn AnyContext>) -> ServeTrace {
-    let (value, bucket) = match serve(what, None, context) {
+    let (value, bucket) = match serve(what, context) {
         Served::Value(value, bucket) => (Some(value.clone()), bucket),
         Served::NoKey(_) => (None, None),
     };

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use flags_model::{Catalog, Setting, Value};
 
+use crate::condition::SegmentState;
 use crate::descriptor::Descriptor;
-use crate::eval::{Program, SegmentState};
+use crate::eval::Program;
 use crate::report::{InitError, Problem};
 use crate::resolution::{Resolution, Resolved};
 use crate::sources::{

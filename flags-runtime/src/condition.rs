@@ -1,0 +1,285 @@
+//! Conditions and the segments they test, prepared for evaluation when a configuration is
+//! built: each attribute's id (its name and hash) computed once, and each string operator's
+//! test chosen once, so that testing a condition is one attribute lookup and one comparison.
+
+use std::sync::Arc;
+
+use flags_model::{Condition, Op, Operand, Segment, Test, Timestamp};
+
+use crate::context::{AnyContext, Attribute, AttributeId};
+use crate::ops::{self, TextTest};
+use crate::sources::Membership;
+
+/// What an evaluation reads besides the context.
+pub(crate) struct Scope<'a> {
+    pub(crate) segments: &'a [SegmentState],
+    pub(crate) now: &'a dyn Fn() -> Timestamp,
+}
+
+/// One condition of a rule or a segment, ready to test.
+#[derive(Debug)]
+pub(crate) struct Check {
+    kind: Kind,
+    negate: bool,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// A string operator: a string attribute takes `test`, a list one `ops::strings`.
+    Text {
+        attribute: Name,
+        op: Op,
+        test: TextTest,
+        ignore_case: bool,
+        strings: Box<[Box<str>]>,
+    },
+    /// `exists`, the one test of absence: it holds or not whether the attribute is there.
+    Exists(Name),
+    /// Any other comparison of an attribute.
+    Compare {
+        attribute: Name,
+        op: Op,
+        ignore_case: bool,
+        operand: Operand,
+    },
+    /// Membership of the segment at this index.
+    Segment(usize),
+    /// The current time against a fixed time.
+    Now { op: Op, at: Timestamp },
+}
+
+/// An attribute's name and its hash, which a derived context matches on.
+#[derive(Debug)]
+struct Name {
+    hash: u64,
+    name: Box<str>,
+}
+
+impl Name {
+    fn new(name: &str) -> Self {
+        Self {
+            hash: flags_model::naming::attribute_hash(name),
+            name: name.into(),
+        }
+    }
+
+    #[inline(always)]
+    fn read<'c>(&self, context: Option<&'c dyn AnyContext>) -> Option<Attribute<'c>> {
+        context?.context_attribute_by_id(AttributeId::hashed(self.hash, &self.name))
+    }
+}
+
+impl Check {
+    /// `condition`, prepared.
+    pub(crate) fn new(condition: &Condition) -> Self {
+        let kind = match &condition.test {
+            Test::Now { op, at } => Kind::Now { op: *op, at: *at },
+            Test::Segment { index, .. } => Kind::Segment(*index),
+            Test::Attribute {
+                attribute,
+                op: Op::Exists,
+                ..
+            } => Kind::Exists(Name::new(attribute)),
+            Test::Attribute {
+                attribute,
+                op,
+                ignore_case,
+                operand,
+            } => {
+                let attribute = Name::new(attribute);
+                match (operand, TextTest::of(*op)) {
+                    (Operand::Strings(strings), Some(test)) => Kind::Text {
+                        attribute,
+                        op: *op,
+                        test,
+                        ignore_case: *ignore_case,
+                        strings: strings.iter().map(|s| s.as_str().into()).collect(),
+                    },
+                    _ => Kind::Compare {
+                        attribute,
+                        op: *op,
+                        ignore_case: *ignore_case,
+                        operand: operand.clone(),
+                    },
+                }
+            }
+        };
+        Self {
+            kind,
+            negate: condition.negate,
+        }
+    }
+
+    /// Whether the condition holds. Anything that cannot be tested (no context, a missing
+    /// attribute, an attribute of another kind than the operand) makes it false, `negate`
+    /// or not.
+    #[inline(never)]
+    pub(crate) fn holds(&self, context: Option<&dyn AnyContext>, scope: &Scope<'_>) -> bool {
+        let result = match &self.kind {
+            Kind::Text {
+                attribute,
+                op,
+                test,
+                ignore_case,
+                strings,
+            } => attribute.read(context).and_then(|value| match value {
+                Attribute::Str(text) => Some(test.holds(text, strings, *ignore_case)),
+                other => ops::strings(other, *op, *ignore_case, strings),
+            }),
+            Kind::Exists(attribute) => Some(attribute.read(context).is_some()),
+            Kind::Compare {
+                attribute,
+                op,
+                ignore_case,
+                operand,
+            } => attribute
+                .read(context)
+                .and_then(|value| compare(value, *op, *ignore_case, operand)),
+            Kind::Segment(index) => context.and_then(|context| {
+                let segment = scope.segments.get(*index)?;
+                Some(segment.has(context, scope))
+            }),
+            Kind::Now { op, at } => Some(ops::now(*op, (scope.now)(), *at)),
+        };
+        ops::outcome(result, self.negate)
+    }
+}
+
+/// `None` when the attribute cannot be compared with the operand.
+fn compare(value: Attribute<'_>, op: Op, ignore_case: bool, operand: &Operand) -> Option<bool> {
+    match operand {
+        Operand::None => Some(op == Op::Exists),
+        Operand::Strings(strings) => ops::strings(value, op, ignore_case, strings),
+        Operand::Regex(regex) => ops::regex(value, regex),
+        Operand::Numbers(numbers) => ops::numbers(value, op, numbers),
+        Operand::Bool(expected) => ops::boolean(value, op, *expected),
+        Operand::Semver(expected) => ops::semver(value, op, expected),
+        Operand::Time(at) => ops::time(value, op, *at),
+    }
+}
+
+/// A segment's keys: a persistent set, so that a configuration made for one added or removed
+/// key shares every other key with the one before (a change costs what it changes, not what
+/// the segment holds), hashed with foldhash (fast on short keys, seeded per process).
+pub(crate) type SegmentKeys =
+    imbl::GenericHashSet<Arc<str>, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+
+/// A segment as evaluated: its keys (declared and added at run time) and rules. Cheap to
+/// clone: both are shared.
+#[derive(Clone, Debug)]
+pub(crate) struct SegmentState {
+    pub(crate) keys: SegmentKeys,
+    rules: Arc<[Box<[Check]>]>,
+}
+
+impl SegmentState {
+    /// `segment` as declared (or redefined by a source), with `membership`'s changes.
+    pub(crate) fn new(segment: &Segment, membership: &Membership) -> Self {
+        let mut keys = SegmentKeys::with_hasher(foldhash::fast::RandomState::default());
+        for key in &segment.keys {
+            keys.insert(Arc::from(key.as_str()));
+        }
+        for key in &membership.added {
+            keys.insert(Arc::clone(key));
+        }
+        for key in &membership.removed {
+            keys.remove(key);
+        }
+        Self {
+            keys,
+            rules: segment
+                .rules
+                .iter()
+                .map(|rule| rule.iter().map(Check::new).collect())
+                .collect(),
+        }
+    }
+
+    /// Lists `key` too.
+    pub(crate) fn add(&mut self, key: &Arc<str>) {
+        self.keys.insert(Arc::clone(key));
+    }
+
+    /// Lists `key` no more.
+    pub(crate) fn remove(&mut self, key: &str) {
+        self.keys.remove(key);
+    }
+
+    /// Whether the segment lists the context key `key` (a number as written: `42`).
+    pub(crate) fn lists(&self, key: Option<Attribute<'_>>) -> bool {
+        match key {
+            Some(Attribute::Str(key)) => self.keys.contains(key),
+            Some(Attribute::Number(n)) if n.fract() == 0.0 => {
+                self.keys.iter().any(|k| k.parse::<f64>() == Ok(n))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `context` is in the segment: its key is listed, or one of its rules holds.
+    fn has(&self, context: &dyn AnyContext, scope: &Scope<'_>) -> bool {
+        self.lists(context.context_key())
+            || self
+                .rules
+                .iter()
+                .any(|rule| rule.iter().all(|check| check.holds(Some(context), scope)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Context;
+
+    fn condition(attribute: &str, op: Op, strings: &[&str], negate: bool) -> Check {
+        Check::new(&Condition {
+            test: Test::Attribute {
+                attribute: attribute.to_owned(),
+                op,
+                ignore_case: false,
+                operand: Operand::Strings(strings.iter().map(|s| (*s).to_owned()).collect()),
+            },
+            negate,
+        })
+    }
+
+    fn holds(check: &Check, context: &Context) -> bool {
+        let scope = Scope {
+            segments: &[],
+            now: &Timestamp::now,
+        };
+        check.holds(Some(context), &scope)
+    }
+
+    #[test]
+    fn a_string_operator_tests_strings_and_lists_and_never_a_missing_attribute() {
+        let ada = Context::new("u-1")
+            .with("email", "ada@example.com")
+            .with("tags", &["beta", "staff"][..])
+            .with("age", 36);
+        let staff = condition("email", Op::EndsWith, &["@example.com"], false);
+        assert!(holds(&staff, &ada));
+        let not_staff = condition("email", Op::EndsWith, &["@example.com"], true);
+        assert!(!holds(&not_staff, &ada));
+        // A list attribute is tested item by item; a number is not a string.
+        assert!(holds(&condition("tags", Op::In, &["staff"], false), &ada));
+        assert!(holds(&condition("tags", Op::NotIn, &["vip"], false), &ada));
+        assert!(!holds(&condition("age", Op::Equals, &["36"], false), &ada));
+        // A missing attribute makes the condition false, negated or not.
+        assert!(!holds(
+            &condition("plan", Op::NotEquals, &["pro"], false),
+            &ada
+        ));
+        assert!(!holds(&condition("plan", Op::Equals, &["pro"], true), &ada));
+        let exists = Check::new(&Condition {
+            test: Test::Attribute {
+                attribute: "plan".to_owned(),
+                op: Op::Exists,
+                ignore_case: false,
+                operand: Operand::None,
+            },
+            negate: true,
+        });
+        assert!(holds(&exists, &ada));
+    }
+}
