@@ -2,7 +2,7 @@
 //! [`Runtime::init`]), resolves every flag, publishes the results for one-load checks, and
 //! rebuilds the whole configuration on [`Runtime::reload`] or a change made through it.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -95,7 +95,7 @@ thread_local! {
     /// Evaluations reuse it while the runtime's generation is unchanged, which saves the
     /// shared ArcSwap's bookkeeping on every evaluation; it holds one old configuration per
     /// idle thread alive until that thread's next evaluation.
-    static LAST_USED: Cell<Option<(usize, Arc<Resolution>)>> = const { Cell::new(None) };
+    static LAST_USED: RefCell<Option<(usize, Arc<Resolution>)>> = const { RefCell::new(None) };
 }
 
 impl Runtime {
@@ -631,7 +631,7 @@ impl Runtime {
     /// Runs `read` on the configuration now in force, taken from this thread's cache when it
     /// is still current. Re-entrant use (a context whose attributes read flags) and use while
     /// the thread is exiting fall back to the shared load.
-    fn with_current<R>(&'static self, read: impl FnOnce(&Resolution) -> R) -> R {
+    fn with_current<R>(&'static self, mut read: impl FnMut(&Resolution) -> R) -> R {
         let state = self.state();
         // A configuration held by this thread's task scope comes first.
         let held = if scope::none_in_this_thread() {
@@ -641,18 +641,40 @@ impl Runtime {
         };
         let generation = held.unwrap_or_else(|| state.generation.load(Ordering::Acquire));
         let me = std::ptr::from_ref(self).addr();
-        // The thread's cache is moved in and out, never cloned: evaluations in request
-        // threads touch no shared reference count while the configuration stays the same.
-        let resolution = LAST_USED
-            .try_with(Cell::take)
-            .ok()
+        // The thread's cache is borrowed, never cloned: evaluations in request threads touch
+        // no shared reference count while the configuration stays the same.
+        let cached = LAST_USED.try_with(|cell| {
+            let kept = cell.try_borrow().ok()?;
+            let (runtime, resolution) = kept.as_ref()?;
+            (*runtime == me && resolution.generation == generation).then(|| read(resolution))
+        });
+        match cached {
+            Ok(Some(result)) => result,
+            _ => self.with_loaded(state, held.is_some(), me, read),
+        }
+    }
+
+    /// [`Runtime::with_current`] when this thread's cache does not have the configuration:
+    /// loads it, runs `read`, and keeps it for the next evaluation.
+    #[inline(never)]
+    fn with_loaded<R>(
+        &'static self,
+        state: &State,
+        held: bool,
+        me: usize,
+        read: impl FnOnce(&Resolution) -> R,
+    ) -> R {
+        let resolution = held
+            .then(|| scope::held(self))
             .flatten()
-            .filter(|(runtime, kept)| *runtime == me && kept.generation == generation)
-            .map(|(_, kept)| kept)
-            .or_else(|| held.and_then(|_| scope::held(self)))
             .unwrap_or_else(|| state.current.load_full());
         let result = read(&resolution);
-        let _ = LAST_USED.try_with(|cell| cell.set(Some((me, resolution))));
+        let _ = LAST_USED.try_with(|cell| {
+            // Borrowed by an evaluation this one runs inside: that one keeps its own.
+            if let Ok(mut kept) = cell.try_borrow_mut() {
+                *kept = Some((me, resolution));
+            }
+        });
         result
     }
 
@@ -827,9 +849,9 @@ impl Runtime {
     /// flags evaluated per context (for the current context).
     #[cold]
     #[inline(never)]
-    fn read(&'static self, index: usize) -> Read {
+    fn read<T: FromValue>(&'static self, index: usize, decode: fn(u64) -> T) -> T {
         let Some(slot) = self.slots.get(index) else {
-            return Read::Value(self.default_value(index));
+            return self.typed_default(index);
         };
         let mut word = slot.load(Ordering::Acquire);
         if word & TAG_MASK == slot::UNINIT {
@@ -840,16 +862,17 @@ impl Runtime {
             && word & OBSERVED == 0
             && (word & LOCAL == 0 || scope::none_in_this_thread());
         if word_answers {
-            return Read::Word(word);
+            return decode(word);
         }
-        Read::Value(self.with_current(|resolution| {
+        // Typed where the value is borrowed: a check moves no `Value` around.
+        self.with_current(|resolution| {
             context::with_current(|current| {
                 let current = current.map(|c| c as &dyn AnyContext);
                 let outcome = self.outcome(resolution, index, current);
                 self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
-                outcome.value.into_owned()
+                self.typed(index, &outcome.value)
             })
-        }))
+        })
     }
 
     /// Flag `index` for `context`.
@@ -912,38 +935,31 @@ impl Runtime {
     /// Slow path of a bool check.
     #[doc(hidden)]
     pub fn read_bool(&'static self, index: usize) -> bool {
-        self.read_typed(index, slot::payload_bool)
+        self.read(index, slot::payload_bool)
     }
 
     /// Slow path of an integer check.
     #[doc(hidden)]
     pub fn read_int(&'static self, index: usize) -> i64 {
-        self.read_typed(index, slot::payload_int)
+        self.read(index, slot::payload_int)
     }
 
     /// Slow path of a variant check: the variant's index.
     #[doc(hidden)]
     pub fn read_variant(&'static self, index: usize) -> u32 {
-        self.read_typed(index, slot::payload_variant)
+        self.read(index, slot::payload_variant)
     }
 
     /// A float flag's value.
     #[doc(hidden)]
     pub fn read_float(&'static self, index: usize) -> f64 {
-        self.read_typed(index, |_| 0.0)
+        self.read(index, |_| 0.0)
     }
 
     /// A string flag's value.
     #[doc(hidden)]
     pub fn read_string(&'static self, index: usize) -> Arc<str> {
-        self.read_typed(index, |_| Arc::from(""))
-    }
-
-    fn read_typed<T: FromValue>(&'static self, index: usize, decode: fn(u64) -> T) -> T {
-        match self.read(index) {
-            Read::Word(word) => decode(word),
-            Read::Value(value) => self.typed_owned(index, value),
-        }
+        self.read(index, |_| Arc::from(""))
     }
 
     /// `value` as `T`, falling back to the compiled default if it is somehow of another type.
@@ -969,11 +985,6 @@ impl std::fmt::Debug for Runtime {
             .field("started", &self.state.get().is_some())
             .finish_non_exhaustive()
     }
-}
-
-enum Read {
-    Word(u64),
-    Value(Value),
 }
 
 /// Locks a mutex, recovering from a panic elsewhere: the guarded data is always left whole.

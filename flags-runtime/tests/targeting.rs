@@ -381,3 +381,71 @@ fn an_overrides_file_can_target_and_redefine_segments() {
     registry.runtime().add_to_segment("beta", "u-43").unwrap();
     assert!(registry.bool_for(CHECKOUT, &user("u-43")));
 }
+
+/// A context whose `plan` is itself a flag of the same runtime, which it changes on the way:
+/// an evaluation inside an evaluation, with a new configuration in between.
+struct PlanFromFlag {
+    registry: &'static TestRegistry,
+    reads: std::cell::Cell<u32>,
+}
+
+impl flags_runtime::EvaluationContext for PlanFromFlag {
+    fn key(&self) -> Option<flags_runtime::Attribute<'_>> {
+        Some(flags_runtime::Attribute::Str("u-1"))
+    }
+
+    fn attribute(&self, name: &str) -> Option<flags_runtime::Attribute<'_>> {
+        if name != "plan" {
+            return None;
+        }
+        self.reads.set(self.reads.get() + 1);
+        let runtime = self.registry.runtime();
+        let premium = runtime.read_bool(1);
+        runtime
+            .set_override("premium", !premium)
+            .expect("a bool for a bool flag");
+        let inner = self.registry.bool_for(1, &Context::new("u-2"));
+        assert_eq!(
+            inner, !premium,
+            "the inner check sees the new configuration"
+        );
+        Some(flags_runtime::Attribute::Str(if premium {
+            "pro"
+        } else {
+            "free"
+        }))
+    }
+}
+
+#[test]
+fn an_evaluation_inside_an_evaluation_sees_each_configuration_whole() {
+    let (registry, _) = build::<2>(
+        r#"
+[environments]
+names = ["production"]
+default = "production"
+
+[flags.pro_enabled]
+description = "For the pro plan"
+default = false
+[[flags.pro_enabled.production.rules]]
+when = [{ attribute = "plan", op = "equals", value = "pro" }]
+serve = true
+
+[flags.premium]
+description = "Whether the plan is premium"
+default = true
+"#,
+        &[],
+    );
+    let context = PlanFromFlag {
+        registry,
+        reads: std::cell::Cell::new(0),
+    };
+    // `premium` flips at every read of `plan`: pro, free, pro...
+    let served: Vec<bool> = (0..4).map(|_| registry.bool_for(0, &context)).collect();
+    assert_eq!(served, [true, false, true, false]);
+    assert_eq!(context.reads.get(), 4);
+    let explained = registry.evaluate(0, &context);
+    assert_eq!(explained.value, Value::Bool(true));
+}
