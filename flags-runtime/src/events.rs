@@ -173,6 +173,7 @@ impl Listeners {
     }
 
     /// Whether any listener is registered.
+    #[inline]
     pub(crate) fn any(&self) -> bool {
         self.any.load(Ordering::Acquire)
     }
