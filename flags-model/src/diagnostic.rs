@@ -18,7 +18,7 @@ impl Diagnostic {
     /// A problem at byte range `span` of the file.
     pub fn new(message: impl Into<String>, span: Range<usize>) -> Self {
         Self {
-            message: message.into(),
+            message: shorten_quoted(message.into()),
             span: Some(span),
             help: None,
             flag: None,
@@ -28,7 +28,7 @@ impl Diagnostic {
     /// A problem about the file as a whole (shown at its first line).
     pub fn whole_file(message: impl Into<String>) -> Self {
         Self {
-            message: message.into(),
+            message: shorten_quoted(message.into()),
             span: None,
             help: None,
             flag: None,
@@ -37,7 +37,7 @@ impl Diagnostic {
 
     /// Adds a hint saying what to do.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(shorten_quoted(help.into()));
         self
     }
 
@@ -140,6 +140,43 @@ impl Diagnostic {
     }
 }
 
+/// The longest name a message quotes whole, in characters; a longer one (a key of thousands
+/// of characters) is shown by its start and end, so that a message's size does not grow with
+/// the names it quotes. [`Diagnostic::flag`] keeps the whole key.
+pub const QUOTED_WIDTH: usize = 64;
+
+/// `text` with every part between backticks longer than [`QUOTED_WIDTH`] characters cut in
+/// the middle, where `…` stands for what was left out.
+fn shorten_quoted(text: String) -> String {
+    let too_long = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .any(|quoted| quoted.chars().count() > QUOTED_WIDTH);
+    if !too_long {
+        return text;
+    }
+    let parts: Vec<&str> = text.split('`').collect();
+    let mut out = String::with_capacity(text.len().min(1024));
+    for (position, part) in parts.iter().enumerate() {
+        if position > 0 {
+            out.push('`');
+        }
+        // Odd parts are quoted, unless the last backtick is unpaired.
+        let quoted = position % 2 == 1 && position + 1 < parts.len();
+        let length = part.chars().count();
+        if quoted && length > QUOTED_WIDTH {
+            let kept = (QUOTED_WIDTH - 1) / 2;
+            out.extend(part.chars().take(kept));
+            out.push('…');
+            out.extend(part.chars().skip(length - kept));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 /// The widest snippet of a line a rendered diagnostic shows, in characters.
 pub const SNIPPET_WIDTH: usize = 120;
 
@@ -169,6 +206,32 @@ fn snippet(line: &str, at: usize) -> (String, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_quoted_name_is_shown_by_its_start_and_end() {
+        let key = format!("{}_enabled", "a".repeat(3_000));
+        let diagnostic = Diagnostic::new(format!("unknown key `x` in flag `{key}`"), 0..1)
+            .with_help(format!("rename `{key}`"))
+            .with_flag(&key);
+        let message = diagnostic.message();
+        assert!(message.len() < 200, "{message}");
+        assert!(
+            message.starts_with("unknown key `x` in flag `aaaa"),
+            "{message}"
+        );
+        assert!(message.ends_with("aaaa_enabled`"), "{message}");
+        assert_eq!(message.matches('…').count(), 1, "{message}");
+        let quoted = message.split('`').nth(3).expect("the flag quoted");
+        assert_eq!(quoted.chars().count(), QUOTED_WIDTH - 1);
+        assert!(diagnostic.help().is_some_and(|help| help.len() < 100));
+        // The flag keeps its whole key, for tools that match on it.
+        assert_eq!(diagnostic.flag(), Some(key.as_str()));
+        // Short names and unpaired backticks stay as written.
+        let plain = Diagnostic::whole_file("flag `beta_enabled` and a stray ` here");
+        assert_eq!(plain.message(), "flag `beta_enabled` and a stray ` here");
+        let stray = format!("a stray ` then {key}");
+        assert_eq!(Diagnostic::whole_file(stray.clone()).message(), stray);
+    }
 
     #[test]
     fn renders_file_line_column_and_caret() {
