@@ -11,7 +11,7 @@ use flags_model::{Rollout, Serve, Targeting, Test, Value};
 
 use crate::bucket::{self, GroupHash};
 use crate::condition::{Check, Scope};
-use crate::context::AnyContext;
+use crate::context::{AnyContext, AttributeId};
 use crate::sources::Origin;
 
 /// What a flag serves for each context when it is not a single value.
@@ -29,8 +29,8 @@ pub(crate) struct Program {
     pub(crate) default: Value,
     /// Each rule of `targeting`, prepared: conditions ready to test, rollout groups hashed.
     rules: Box<[PreparedRule]>,
-    /// `targeting`'s fallthrough, prepared.
-    fallthrough: Option<PreparedServe>,
+    /// `targeting`'s fallthrough, prepared (`value` when there is no targeting).
+    fallthrough: PreparedServe,
     /// The environment whose compiled rules evaluate this program, when the macro compiled
     /// them and nothing replaced them.
     pub(crate) native: Option<usize>,
@@ -55,9 +55,10 @@ impl Program {
                 })
                 .collect()
         });
-        let fallthrough = targeting
-            .as_ref()
-            .map(|targeting| PreparedServe::new(&targeting.fallthrough));
+        let fallthrough = match &targeting {
+            Some(targeting) => PreparedServe::new(&targeting.fallthrough),
+            None => PreparedServe::Value(value.clone()),
+        };
         Self {
             targeting,
             value,
@@ -89,20 +90,30 @@ struct PreparedRule {
     serve: PreparedServe,
 }
 
-/// What a rule or a fallthrough serves, ready to evaluate: a rollout's group hashed once.
+/// What a rule or a fallthrough serves, ready to evaluate: a rollout's group and the name of
+/// the attribute it buckets by hashed once.
 #[derive(Debug)]
 enum PreparedServe {
     Value(Value),
-    Rollout(Box<(Rollout, GroupHash)>),
+    Rollout(Box<PreparedRollout>),
+}
+
+#[derive(Debug)]
+struct PreparedRollout {
+    rollout: Rollout,
+    group: GroupHash,
+    bucket_by: u64,
 }
 
 impl PreparedServe {
     fn new(serve: &Serve) -> Self {
         match serve {
             Serve::Value(value) => Self::Value(value.clone()),
-            Serve::Rollout(rollout) => {
-                Self::Rollout(Box::new((rollout.clone(), GroupHash::new(&rollout.group))))
-            }
+            Serve::Rollout(rollout) => Self::Rollout(Box::new(PreparedRollout {
+                rollout: rollout.clone(),
+                group: GroupHash::new(&rollout.group),
+                bucket_by: bucket_by_hash(rollout),
+            })),
         }
     }
 
@@ -110,7 +121,12 @@ impl PreparedServe {
     fn served(&self, context: Option<&dyn AnyContext>) -> Served<'_> {
         match self {
             Self::Value(value) => Served::Value(value, None),
-            Self::Rollout(rollout) => rolled_out(&rollout.0, &rollout.1, context),
+            Self::Rollout(prepared) => rolled_out(
+                &prepared.rollout,
+                &prepared.group,
+                prepared.bucket_by,
+                context,
+            ),
         }
     }
 }
@@ -357,11 +373,7 @@ impl Program {
                 Served::NoKey(_) => continue,
             }
         }
-        let served = match &self.fallthrough {
-            Some(fallthrough) => fallthrough.served(context),
-            None => serve(&targeting.fallthrough, context),
-        };
-        match served {
+        match self.fallthrough.served(context) {
             Served::Value(value, bucket) => (value, Why::Fallthrough { bucket }),
             Served::NoKey(rollout) => (&self.default, Why::NoBucketKey(rollout)),
         }
@@ -380,18 +392,35 @@ pub(crate) enum Served<'a> {
 pub(crate) fn serve<'a>(serve: &'a Serve, context: Option<&dyn AnyContext>) -> Served<'a> {
     match serve {
         Serve::Value(value) => Served::Value(value, None),
-        Serve::Rollout(rollout) => rolled_out(rollout, &GroupHash::new(&rollout.group), context),
+        Serve::Rollout(rollout) => rolled_out(
+            rollout,
+            &GroupHash::new(&rollout.group),
+            bucket_by_hash(rollout),
+            context,
+        ),
     }
 }
 
-/// What `rollout`, whose group hashes to `group`, gives a context.
+/// The hash of the attribute `rollout` buckets by (0 when it buckets by key).
+fn bucket_by_hash(rollout: &Rollout) -> u64 {
+    rollout
+        .bucket_by
+        .as_deref()
+        .map_or(0, flags_model::naming::attribute_hash)
+}
+
+/// What `rollout`, whose group hashes to `group` and whose `bucket_by` to `bucket_by`, gives
+/// a context.
 fn rolled_out<'a>(
     rollout: &'a Rollout,
     group: &GroupHash,
+    bucket_by: u64,
     context: Option<&dyn AnyContext>,
 ) -> Served<'a> {
     let value = context.and_then(|context| match &rollout.bucket_by {
-        Some(attribute) => context.context_attribute(attribute),
+        Some(attribute) => {
+            context.context_attribute_by_id(AttributeId::hashed(bucket_by, attribute))
+        }
         None => context.context_key(),
     });
     let Some(bucket) = value.and_then(|value| bucket::bucket_attribute(group, value)) else {
