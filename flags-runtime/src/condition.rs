@@ -113,7 +113,7 @@ impl Check {
     /// Whether the condition holds. Anything that cannot be tested (no context, a missing
     /// attribute, an attribute of another kind than the operand) makes it false, `negate`
     /// or not.
-    #[inline(never)]
+    #[inline]
     pub(crate) fn holds(&self, context: Option<&dyn AnyContext>, scope: &Scope<'_>) -> bool {
         let result = match &self.kind {
             Kind::Text {

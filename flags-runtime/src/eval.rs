@@ -353,31 +353,65 @@ impl Program {
         let Some(targeting) = &self.targeting else {
             return (&self.value, Why::Static(&self.origin));
         };
+        match self.walk(context, scope) {
+            Decided::Rule(position, value, bucket) => match targeting.rules.get(position) {
+                Some(rule) => (
+                    value,
+                    Why::Rule {
+                        number: position + 1,
+                        rule,
+                        bucket,
+                    },
+                ),
+                // Rules are prepared from `targeting`: always there.
+                None => (value, Why::Fallthrough { bucket }),
+            },
+            Decided::Fallthrough(value, bucket) => (value, Why::Fallthrough { bucket }),
+            Decided::NoKey(rollout) => (&self.default, Why::NoBucketKey(rollout)),
+        }
+    }
+
+    /// The value [`Program::decide`] gives, without the reason: what a check that nobody
+    /// asks the reason of needs.
+    #[inline]
+    pub(crate) fn value_for<'a>(
+        &'a self,
+        context: Option<&dyn AnyContext>,
+        scope: &Scope<'_>,
+    ) -> &'a Value {
+        match self.walk(context, scope) {
+            Decided::Rule(_, value, _) | Decided::Fallthrough(value, _) => value,
+            Decided::NoKey(_) => &self.default,
+        }
+    }
+
+    /// The rules in order, then the fallthrough: the one evaluation of prepared targeting,
+    /// which both [`Program::decide`] and [`Program::value_for`] read.
+    #[inline(always)]
+    fn walk<'a>(&'a self, context: Option<&dyn AnyContext>, scope: &Scope<'_>) -> Decided<'a> {
         for (position, rule) in self.rules.iter().enumerate() {
             if !rule.checks.iter().all(|check| check.holds(context, scope)) {
                 continue;
             }
             match rule.serve.served(context) {
-                Served::Value(value, bucket) => {
-                    let Some(rule) = targeting.rules.get(position) else {
-                        break;
-                    };
-                    let why = Why::Rule {
-                        number: position + 1,
-                        rule,
-                        bucket,
-                    };
-                    return (value, why);
-                }
+                Served::Value(value, bucket) => return Decided::Rule(position, value, bucket),
                 // A rule whose rollout has no value to bucket does not apply to this context.
                 Served::NoKey(_) => continue,
             }
         }
         match self.fallthrough.served(context) {
-            Served::Value(value, bucket) => (value, Why::Fallthrough { bucket }),
-            Served::NoKey(rollout) => (&self.default, Why::NoBucketKey(rollout)),
+            Served::Value(value, bucket) => Decided::Fallthrough(value, bucket),
+            Served::NoKey(rollout) => Decided::NoKey(rollout),
         }
     }
+}
+
+/// What decided a value: the rule at a position (from 0), the fallthrough (each with the
+/// context's bucket when it rolled out), or a fallthrough rollout with nothing to bucket.
+enum Decided<'a> {
+    Rule(usize, &'a Value, Option<u32>),
+    Fallthrough(&'a Value, Option<u32>),
+    NoKey(&'a Rollout),
 }
 
 /// What a `serve` or `rollout` gives a context.

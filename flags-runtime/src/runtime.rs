@@ -912,7 +912,7 @@ impl Runtime {
                     segments: &resolution.segments,
                     now: &Timestamp::now,
                 };
-                Some(program.decide(Some(context), &scope).0)
+                Some(program.value_for(Some(context), &scope))
             }
             Resolved::Dynamic(_) => None,
         }
