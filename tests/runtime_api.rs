@@ -164,3 +164,34 @@ fn lazy_start_prints_problems_once() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_variant_enum_compares_orders_hashes_and_shows_as_its_variants() {
+    use std::collections::{BTreeSet, HashSet};
+    // Declaration order, as a derive would give.
+    let [legacy, one_page, express] = CheckoutFlow::ALL;
+    assert!(legacy < one_page && one_page < express);
+    assert_eq!(express.cmp(&legacy), std::cmp::Ordering::Greater);
+    assert_eq!(
+        one_page.partial_cmp(&one_page),
+        Some(std::cmp::Ordering::Equal)
+    );
+    fn cloned<T: Clone>(value: &T) -> T {
+        value.clone()
+    }
+    assert_eq!(legacy, cloned(&legacy));
+    assert_ne!(legacy, express);
+    let sorted: Vec<_> = BTreeSet::from([express, legacy, one_page])
+        .into_iter()
+        .collect();
+    assert_eq!(sorted, CheckoutFlow::ALL);
+    let distinct: HashSet<_> = [legacy, express, legacy, one_page, express]
+        .into_iter()
+        .collect();
+    assert_eq!(distinct.len(), 3);
+    // `Debug` names the Rust variant; `Display` the name in flags.toml.
+    assert_eq!(format!("{one_page:?}"), "OnePage");
+    assert_eq!(one_page.to_string(), "one_page");
+    assert_eq!("one_page".parse::<CheckoutFlow>().ok(), Some(one_page));
+    assert_eq!(CheckoutFlow::default(), legacy);
+}

@@ -10,6 +10,13 @@ pub use crate::bucket::{GroupHash, bucket_attribute};
 pub use crate::context::{Attribute, AttributeId, ContextAttributes};
 pub use crate::ops::{boolean, now, numbers, outcome, strings, time};
 
+/// The id of attribute `name`, whose hash ([`flags_model::naming::attribute_hash`]) the
+/// macro computed.
+#[inline(always)]
+pub const fn attribute_id(hash: u64, name: &str) -> AttributeId<'_> {
+    AttributeId::hashed(hash, name)
+}
+
 /// The compiled rules of a flag that has none: the runtime decides.
 #[inline(always)]
 pub fn nothing<C: ?Sized, T>(_environment: u32, _context: &C) -> Option<T> {

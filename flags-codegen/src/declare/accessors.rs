@@ -4,21 +4,22 @@
 //! attribute the flag's rules read.
 
 use flags_model::Flag;
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
 
+use super::Generator;
+use super::code::{Code, ident, put, string};
 use super::native::{self, Compiled};
 use super::shape::Shape;
-use super::{Generator, rust_ident};
 
 impl Generator<'_> {
+    /// Writes the accessors of `flag` into `code`, inside `impl Flags`.
     pub(super) fn accessors(
         &self,
+        code: &mut Code,
         flag: &Flag,
         shape: &Shape,
-        compiled: Option<Compiled>,
-    ) -> TokenStream {
-        let (name, krate, key) = (&self.args.name, &self.args.krate, flag.key());
+        compiled: Option<&Compiled>,
+    ) {
+        let (name, krate, key) = (&self.name, &self.krate, flag.key());
         let Shape {
             rust_type,
             read,
@@ -29,94 +30,73 @@ impl Generator<'_> {
         } = shape;
         let docs = self.accessor_docs(flag);
         let deprecated = self.deprecation(flag);
-        let accessor = rust_ident(flag.accessor());
-        let accessor_for = format_ident!("{}_for", flag.accessor());
-        let accessor_details = format_ident!("{}_details", flag.accessor());
+        let accessor = ident(flag.accessor());
+        let plain = flag.accessor();
         let for_doc = format!(
             " Flag `{key}` for `context`: its rules, segments and rollouts are evaluated for this context. \
-             [`{name}::{}`] evaluates for the context in scope instead (see `flags::with_context`).",
-            flag.accessor()
+             [`{name}::{plain}`] evaluates for the context in scope instead (see `flags::with_context`)."
         );
         let details_doc = format!(" Flag `{key}` for `context`, and why it has that value.");
-        let (check, check_fn) = match self.attribute_check(flag) {
-            Some(check) => {
-                let function = format_ident!("__attributes_of_{}", flag.accessor());
-                (
-                    quote!(Self::#function::<C>();),
-                    quote! {
-                        #[doc(hidden)]
-                        #[inline(always)]
-                        fn #function<C: #krate::EvaluationContext + ?::core::marker::Sized>() {
-                            #check
-                        }
-                    },
-                )
-            }
-            None => (TokenStream::new(), TokenStream::new()),
+        let check = self.attribute_check(flag);
+        let call_check = if check.is_some() {
+            format!("Self::__attributes_of_{plain}::<C>();")
+        } else {
+            String::new()
         };
-        let (compiled_fn, compiled_code) = match compiled {
-            Some(Compiled { function, code, .. }) => (quote!(Self::#function), code),
-            None => (
-                quote!(#krate::__private::native::nothing),
-                TokenStream::new(),
-            ),
+        let compiled_fn = match compiled {
+            Some(compiled) => compiled.closure.clone(),
+            None => format!("{krate}::__private::native::nothing"),
         };
-        let compiled_fn = compiles.then(|| quote!(let compiled = #compiled_fn;));
-        quote! {
-            #[doc = #docs]
-            #deprecated
-            #[inline]
-            pub fn #accessor() -> #rust_type {
-                #read
-            }
-
-            #[doc = #for_doc]
-            #deprecated
-            #[inline]
-            pub fn #accessor_for<C: #krate::EvaluationContext + ?::core::marker::Sized>(
-                context: &C,
-            ) -> #rust_type {
-                #check
-                #compiled_fn
-                #read_for
-            }
-
-            #[doc = #details_doc]
-            #deprecated
-            pub fn #accessor_details<C: #krate::EvaluationContext + ?::core::marker::Sized>(
-                context: &C,
-            ) -> #krate::Evaluation<#rust_type> {
-                #check
-                #details
-            }
-
-            #compiled_code
-            #check_fn
+        let compiled_fn = if *compiles {
+            format!("let compiled = {compiled_fn};")
+        } else {
+            String::new()
+        };
+        let context = format!("C: {krate}::EvaluationContext + ?::core::marker::Sized");
+        put!(
+            code,
+            "#[doc = {docs}] {deprecated} #[inline] pub fn {accessor}() -> {rust_type} {{ {read} }}\n\
+             #[doc = {for_doc}] {deprecated} #[inline] {allow} pub fn {plain}_for<{context}>(context: &C) -> {rust_type} \
+             {{ {call_check} {compiled_fn} {read_for} }}\n\
+             #[doc = {details_doc}] {deprecated} pub fn {plain}_details<{context}>(context: &C) \
+             -> {krate}::Evaluation<{rust_type}> {{ {call_check} {details} }}\n",
+            docs = string(&docs),
+            for_doc = string(&for_doc),
+            details_doc = string(&details_doc),
+            // What compiled rules leave after a `return` (`None`), and what they do not read.
+            allow = if compiled.is_some() {
+                "#[allow(unused_variables, unreachable_code, clippy::all)]"
+            } else {
+                ""
+            },
+        );
+        if let Some(check) = check {
+            put!(
+                code,
+                "#[doc(hidden)] #[inline(always)] fn __attributes_of_{plain}<{context}>() {{ {check} }}\n"
+            );
         }
     }
 
     /// A `const` block that fails to compile, naming the attribute and the rule that reads it,
     /// when the context type declares its attributes (`#[derive(EvaluationContext)]`) and
     /// lacks one the flag's rules read.
-    fn attribute_check(&self, flag: &Flag) -> Option<TokenStream> {
+    fn attribute_check(&self, flag: &Flag) -> Option<String> {
         let read = native::attributes_read(self.catalog, flag, &self.location.display);
         if read.is_empty() {
             return None;
         }
-        let krate = &self.args.krate;
-        let key = flag.key();
-        let required = read.iter().map(|(name, at)| quote!((#name, #at)));
-        Some(quote! {
-            const {
-                let problem = #krate::__private::native::require_attributes(
-                    <C as #krate::EvaluationContext>::ATTRIBUTES,
-                    #key,
-                    &[#(#required),*],
-                );
-                if !problem.is_empty() {
-                    ::core::panic!("{}", problem.as_str());
-                }
-            }
-        })
+        let krate = &self.krate;
+        let required: Vec<String> = read
+            .iter()
+            .map(|(name, at)| format!("({}, {})", string(name), string(at)))
+            .collect();
+        Some(format!(
+            "const {{ let problem = {krate}::__private::native::require_attributes(\
+             <C as {krate}::EvaluationContext>::ATTRIBUTES, {key}, &[{required}]); \
+             if !problem.is_empty() {{ ::core::panic!(\"{{}}\", problem.as_str()); }} }}",
+            key = string(flag.key()),
+            required = required.join(", "),
+        ))
     }
 }

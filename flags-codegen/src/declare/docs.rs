@@ -2,10 +2,9 @@
 //! past its `expires` date.
 
 use flags_model::{Flag, Setting};
-use proc_macro2::TokenStream;
-use quote::quote;
 
 use super::Generator;
+use super::code::string;
 
 impl Generator<'_> {
     /// An accessor's doc comment: the flag's description, key, type, owner, ticket, expiry
@@ -60,10 +59,10 @@ impl Generator<'_> {
         docs.join("\n")
     }
 
-    /// `#[deprecated]` for a flag past its `expires` date.
-    pub(super) fn deprecation(&self, flag: &Flag) -> TokenStream {
+    /// `#[deprecated]` for a flag past its `expires` date, as code.
+    pub(super) fn deprecation(&self, flag: &Flag) -> String {
         let Some(expires) = flag.expires().filter(|_| flag.is_expired(self.today)) else {
-            return TokenStream::new();
+            return String::new();
         };
         let mut who = Vec::new();
         if let Some(owner) = flag.owner() {
@@ -82,6 +81,6 @@ impl Generator<'_> {
             flag.key(),
             self.location.display
         );
-        quote!(#[deprecated(note = #note)])
+        format!("#[deprecated(note = {})]", string(&note))
     }
 }

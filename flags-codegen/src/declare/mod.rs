@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use flags_model::{Catalog, Date, Diagnostic, Flag, FlagType, SourceFile, Value, naming};
-use proc_macro2::{Literal, Span, TokenStream};
+use flags_model::{Catalog, Date, Diagnostic, Flag, FlagType, SourceFile, naming};
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{Ident, LitStr};
 
@@ -11,7 +11,10 @@ use crate::args::DeclareArgs;
 use crate::errors::Errors;
 use crate::load::{self, Location};
 
+use code::Code;
+
 mod accessors;
+mod code;
 mod docs;
 mod native;
 mod registry;
@@ -73,6 +76,8 @@ pub(crate) fn expand(args: &DeclareArgs, manifest_dir: &Path, today: Date) -> To
     }
     let generator = Generator {
         args,
+        name: code::text_of(&args.name),
+        krate: code::text_of(&args.krate),
         catalog: &loaded.parsed.catalog,
         file: &loaded.file,
         location: &location,
@@ -89,6 +94,9 @@ pub(crate) fn expand(args: &DeclareArgs, manifest_dir: &Path, today: Date) -> To
 
 struct Generator<'a> {
     args: &'a DeclareArgs,
+    /// The generated type's name and the runtime crate's path, as code.
+    name: String,
+    krate: String,
     catalog: &'a Catalog,
     file: &'a SourceFile,
     location: &'a Location,
@@ -161,18 +169,19 @@ impl Generator<'_> {
     }
 }
 
-/// What the flags generate, gathered by the type each item belongs to.
+/// What the flags generate, gathered by the type each item belongs to, written as text
+/// ([`code`]).
 #[derive(Default)]
 struct Items {
     /// What the runtime is told of each flag.
-    descriptors: Vec<TokenStream>,
-    /// The accessors on `Flags` (and the compiled rules they run).
-    accessors: Vec<TokenStream>,
-    stub_methods: Vec<TokenStream>,
-    each_methods: Vec<TokenStream>,
-    snapshot_methods: Vec<TokenStream>,
+    descriptors: Code,
+    /// The accessors on `Flags`.
+    accessors: Code,
+    stub_methods: Code,
+    each_methods: Code,
+    snapshot_methods: Code,
     /// Variant enums and feature marker types.
-    types: Vec<TokenStream>,
+    types: Code,
 }
 
 impl Generator<'_> {
@@ -183,36 +192,40 @@ impl Generator<'_> {
         for (index, flag) in self.catalog.flags().iter().enumerate() {
             let generated = !left_out.iter().any(|key| key == flag.key());
             let compiled = generated.then(|| self.compile(flag, left_out)).flatten();
-            items
-                .descriptors
-                .push(self.descriptor(flag, compiled.as_ref().map_or(0, |c| c.environments)));
+            self.descriptor(
+                &mut items.descriptors,
+                flag,
+                compiled.as_ref().map_or(0, |c| c.environments),
+            );
             if !generated {
                 continue;
             }
             let shape = self.shape(index, flag);
-            items.accessors.push(self.accessors(flag, &shape, compiled));
-            items
-                .stub_methods
-                .push(self.stub_method(index, flag, &shape));
-            items.each_methods.push(self.each_method(flag, &shape));
-            items
-                .snapshot_methods
-                .push(self.snapshot_method(flag, &shape));
+            self.accessors(&mut items.accessors, flag, &shape, compiled.as_ref());
+            self.stub_method(&mut items.stub_methods, index, flag, &shape);
+            self.each_method(&mut items.each_methods, flag, &shape);
+            self.snapshot_method(&mut items.snapshot_methods, flag, &shape);
             if let FlagType::Variants(_) = flag.flag_type() {
-                items.types.push(self.variant_enum(flag));
+                self.variant_enum(&mut items.types, flag);
             }
-            items.types.extend(self.feature_marker(index, flag));
+            self.feature_marker(&mut items.types, index, flag);
         }
-        let flags = self.flags_type(&items.accessors, &items.descriptors);
-        let testing = self.testing_types(&items.stub_methods, &items.each_methods);
-        let snapshot = self.snapshot_type_items(&items.snapshot_methods);
+        let flags = self.flags_type(
+            items.accessors.into_tokens(),
+            items.descriptors.into_tokens(),
+        );
+        let testing = self.testing_types(
+            items.stub_methods.into_tokens(),
+            items.each_methods.into_tokens(),
+        );
+        let snapshot = self.snapshot_type_items(items.snapshot_methods.into_tokens());
         let gate = self.gate_callback();
-        let types = &items.types;
+        let types = items.types.into_tokens();
         quote! {
             #flags
             #testing
             #snapshot
-            #(#types)*
+            #types
             #gate
         }
     }
@@ -224,28 +237,5 @@ pub(crate) fn rust_ident(name: &str) -> Ident {
         Ident::new_raw(name, Span::call_site())
     } else {
         Ident::new(name, Span::call_site())
-    }
-}
-
-fn static_value(krate: &syn::Path, value: &Value) -> TokenStream {
-    let variant = quote!(#krate::__private::StaticValue);
-    match value {
-        Value::Bool(b) => quote!(#variant::Bool(#b)),
-        Value::Int(i) => {
-            let literal = Literal::i64_unsuffixed(*i);
-            quote!(#variant::Int(#literal))
-        }
-        Value::Float(f) => {
-            let literal = Literal::f64_unsuffixed(*f);
-            quote!(#variant::Float(#literal))
-        }
-        Value::String(s) => {
-            let text: &str = s;
-            quote!(#variant::Str(#text))
-        }
-        Value::Variant { index, name } => {
-            let name: &str = name;
-            quote!(#variant::Variant(#index, #name))
-        }
     }
 }

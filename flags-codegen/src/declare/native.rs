@@ -1,25 +1,31 @@
-//! `flags.toml`'s targeting compiled into Rust: for each flag, a function that evaluates its
+//! `flags.toml`'s targeting compiled into Rust: for each flag, a closure that evaluates its
 //! rules, segments, rollouts and prerequisites in each environment for a context of a
 //! concrete type, reading attributes by id. The runtime runs it while nothing replaces the
 //! flag's targeting; it calls the runtime's own operators, so it means what the interpreter
 //! means. What it cannot compile (regular expressions, versions, prerequisites that have
 //! prerequisites) it leaves to the interpreter, for that flag.
+//!
+//! Written as text ([`super::code`]) into the flag's `_for` accessor: a closure there, with
+//! whole paths and ids hashed by the macro, adds no item to the crate (no function, `use` or
+//! `const` per flag), and items are what a large `flags.toml` costs to rebuild.
+
+use std::fmt::Write as _;
 
 use flags_model::{
     Catalog, Condition, Flag, FlagType, Op, Operand, Rollout, Serve, Setting, Targeting, Test,
-    Value,
+    Value, naming,
 };
-use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote};
 
 use super::Generator;
-use super::rust_ident;
+use super::code::{ident, string};
 
-/// A flag's compiled rules: the function's name and code, and the environments it covers
-/// (bit `e` for environment `e`).
+const SOME: &str = "::core::option::Option::Some";
+const NONE: &str = "::core::option::Option::None";
+
+/// A flag's compiled rules: a closure `|environment, context| -> Option<T>` for its `_for`
+/// accessor, and the environments it covers (bit `e` for environment `e`).
 pub(super) struct Compiled {
-    pub(super) function: syn::Ident,
-    pub(super) code: TokenStream,
+    pub(super) closure: String,
     pub(super) environments: u64,
 }
 
@@ -27,19 +33,24 @@ pub(super) struct Compiled {
 struct Unsupported;
 
 impl Generator<'_> {
+    /// The runtime's operators, as generated code names them.
+    fn native(&self) -> String {
+        format!("{}::__private::native", self.krate)
+    }
+
     /// The compiled rules of `flag`, if any environment has rules to compile and all of them
     /// can be compiled.
     pub(super) fn compile(&self, flag: &Flag, left_out: &[String]) -> Option<Compiled> {
         let rust_type = match flag.flag_type() {
-            FlagType::Bool => quote!(bool),
-            FlagType::Int => quote!(i64),
-            FlagType::Variants(_) => quote!(u32),
+            FlagType::Bool => "bool",
+            FlagType::Int => "i64",
+            FlagType::Variants(_) => "u32",
             // Floats and strings are read from the configuration (a string is a shared one).
             FlagType::Float | FlagType::String => return None,
         };
         let prerequisites = self.prerequisites(flag, left_out).ok()?;
         let default = value(flag.default());
-        let mut arms = Vec::new();
+        let mut arms = String::new();
         let mut environments = 0u64;
         for environment in 0..self.catalog.environments().names().len().min(64) {
             let setting = flag.setting_in(Some(environment));
@@ -49,46 +60,22 @@ impl Generator<'_> {
                     Err(Unsupported) => return None,
                 },
                 Setting::Value(served) if !flag.requires().is_empty() => {
-                    let served = value(served);
-                    quote!(Some(#served))
+                    format!("{SOME}({})", value(served))
                 }
                 // One value for everyone: published in the flag's word, never evaluated.
                 Setting::Value(_) => continue,
             };
-            let environment_literal = Literal::u32_unsuffixed(environment as u32);
-            arms.push(quote! {
-                #environment_literal => {
-                    #prerequisites
-                    #body
-                }
-            });
+            let _ = write!(arms, "{environment} => {{ {prerequisites} {body} }} ");
             environments |= 1 << environment;
         }
         if arms.is_empty() {
             return None;
         }
-        let krate = &self.args.krate;
-        let function = format_ident!("__compiled_{}", flag.accessor());
-        let code = quote! {
-            #[doc(hidden)]
-            #[inline]
-            #[allow(unused_variables, unreachable_code, clippy::all)]
-            fn #function<C: #krate::EvaluationContext + ?::core::marker::Sized>(
-                environment: u32,
-                context: &C,
-            ) -> ::core::option::Option<#rust_type> {
-                // Short names for what every rule returns; the user's own `Some` cannot shadow them.
-                use #krate::__private::native;
-                use ::core::option::Option::{None, Some};
-                match environment {
-                    #(#arms)*
-                    _ => None,
-                }
-            }
-        };
         Some(Compiled {
-            function,
-            code,
+            closure: format!(
+                "|environment: u32, context: &C| -> ::core::option::Option<{rust_type}> {{ \
+                 match environment {{ {arms} _ => {NONE}, }} }}"
+            ),
             environments,
         })
     }
@@ -96,9 +83,9 @@ impl Generator<'_> {
     /// The checks of the flag's prerequisites, each through the required flag's own `_for`
     /// accessor (its stubs, overrides and rules apply); a required flag that has prerequisites
     /// itself is left to the interpreter, which evaluates each flag once.
-    fn prerequisites(&self, flag: &Flag, left_out: &[String]) -> Result<TokenStream, Unsupported> {
+    fn prerequisites(&self, flag: &Flag, left_out: &[String]) -> Result<String, Unsupported> {
         let default = value(flag.default());
-        let mut checks = Vec::new();
+        let mut checks = String::new();
         for requirement in flag.requires() {
             let required = self
                 .catalog
@@ -108,81 +95,62 @@ impl Generator<'_> {
             if !required.requires().is_empty() || left_out.iter().any(|k| k == required.key()) {
                 return Err(Unsupported);
             }
-            let accessor = format_ident!("{}_for", required.accessor());
+            let accessor = format!("{}_for", required.accessor());
             let is = match (&requirement.is, required.flag_type()) {
                 (Value::Variant { index, .. }, FlagType::Variants(variants)) => {
-                    let enum_name = rust_ident(required.type_name().ok_or(Unsupported)?);
+                    let enum_name = ident(required.type_name().ok_or(Unsupported)?);
                     let variant = variants.get(*index as usize).ok_or(Unsupported)?;
-                    let variant = rust_ident(variant.ident());
-                    quote!(#enum_name::#variant)
-                }
-                (Value::String(text), _) => {
-                    let text: &str = text;
-                    quote!(#text)
+                    format!("{enum_name}::{}", ident(variant.ident()))
                 }
                 (other, _) => value(other),
             };
             let actual = match required.flag_type() {
-                FlagType::String => quote!(&*Self::#accessor(context)),
-                _ => quote!(Self::#accessor(context)),
+                FlagType::String => format!("&*Self::{accessor}(context)"),
+                _ => format!("Self::{accessor}(context)"),
             };
-            checks.push(quote! {
-                if #actual != #is {
-                    return Some(#default);
-                }
-            });
+            let _ = write!(
+                checks,
+                "if {actual} != {is} {{ return {SOME}({default}); }} "
+            );
         }
-        Ok(quote!(#(#checks)*))
+        Ok(checks)
     }
 
     /// Rules in order, then the fallthrough.
-    fn targeting(
-        &self,
-        targeting: &Targeting,
-        default: &TokenStream,
-    ) -> Result<TokenStream, Unsupported> {
-        let mut rules = Vec::new();
+    fn targeting(&self, targeting: &Targeting, default: &str) -> Result<String, Unsupported> {
+        let mut code = String::new();
         for rule in &targeting.rules {
-            let conditions = rule
-                .conditions
-                .iter()
-                .map(|condition| self.condition(condition))
-                .collect::<Result<Vec<_>, _>>()?;
-            let matched = quote!(true #(&& #conditions)*);
+            let mut matched = String::from("true");
+            for condition in &rule.conditions {
+                let _ = write!(matched, " && {}", self.condition(condition)?);
+            }
             // A rule whose rollout has no value to bucket does not apply to this context.
-            let serve = self.serve(&rule.serve, quote!({}))?;
-            rules.push(quote! {
-                if #matched {
-                    #serve
-                }
-            });
+            let serve = self.serve(&rule.serve, "{}")?;
+            let _ = write!(code, "if {matched} {{ {serve} }} ");
         }
-        let fallthrough = self.serve(&targeting.fallthrough, quote!({ return Some(#default); }))?;
-        Ok(quote! {
-            #(#rules)*
-            #fallthrough
-            None
-        })
+        let otherwise = format!("{{ return {SOME}({default}); }}");
+        let fallthrough = self.serve(&targeting.fallthrough, &otherwise)?;
+        let _ = write!(code, "{fallthrough} {NONE}");
+        Ok(code)
     }
 
     /// Returns the served value; with a rollout and nothing to bucket, runs `no_bucket`.
-    fn serve(&self, serve: &Serve, no_bucket: TokenStream) -> Result<TokenStream, Unsupported> {
+    fn serve(&self, serve: &Serve, no_bucket: &str) -> Result<String, Unsupported> {
         let rollout = match serve {
-            Serve::Value(served) => {
-                let served = value(served);
-                return Ok(quote!(return Some(#served);));
-            }
+            Serve::Value(served) => return Ok(format!("return {SOME}({});", value(served))),
             Serve::Rollout(rollout) => rollout,
         };
+        let native = self.native();
         let bucketed = self.bucketed(rollout);
-        let group = &rollout.group;
         let mut cumulative = 0u32;
-        let mut choices = Vec::new();
+        let mut choices = String::new();
         for split in &rollout.splits {
             cumulative += split.weight;
             let served = value(&split.value);
-            let limit = Literal::u32_unsuffixed(cumulative);
-            choices.push(quote!(if bucket <= #limit { return Some(#served); }));
+            let _ = write!(
+                choices,
+                "if bucket <= {cumulative} {{ return {SOME}({served}); }} "
+            );
         }
         // Weights sum to 100 (checked when flags.toml is read): the last value is the answer.
         let last = rollout
@@ -190,140 +158,121 @@ impl Generator<'_> {
             .last()
             .map(|split| value(&split.value))
             .ok_or(Unsupported)?;
-        Ok(quote! {{
-            const GROUP: native::GroupHash = native::GroupHash::new(#group);
-            match native::bucket(&GROUP, #bucketed) {
-                Some(bucket) => {
-                    #(#choices)*
-                    return Some(#last);
-                }
-                None => #no_bucket,
-            }
-        }})
+        Ok(format!(
+            "match {native}::bucket(&const {{ {native}::GroupHash::new({group}) }}, {bucketed}) {{ \
+             {SOME}(bucket) => {{ {choices} return {SOME}({last}); }} {NONE} => {no_bucket}, }}",
+            group = string(&rollout.group),
+        ))
     }
 
     /// What a rollout buckets: the context key, or the `bucket_by` attribute.
-    fn bucketed(&self, rollout: &Rollout) -> TokenStream {
+    fn bucketed(&self, rollout: &Rollout) -> String {
         match &rollout.bucket_by {
             Some(attribute) => self.attribute_of(attribute),
-            None => {
-                let krate = &self.args.krate;
-                quote!(#krate::EvaluationContext::key(context))
-            }
+            None => format!("{}::EvaluationContext::key(context)", self.krate),
         }
     }
 
-    fn condition(&self, condition: &Condition) -> Result<TokenStream, Unsupported> {
-        let negate = condition.negate;
+    fn condition(&self, condition: &Condition) -> Result<String, Unsupported> {
+        let native = self.native();
         let test = match &condition.test {
-            Test::Now { op, at } => {
-                let op = op_tokens(*op);
-                let at = timestamp(at);
-                quote!(Some(native::now(#op, native::Timestamp::now(), #at)))
-            }
+            Test::Now { op, at } => format!(
+                "{SOME}({native}::now({}, {native}::Timestamp::now(), {}))",
+                op_code(&native, *op),
+                timestamp(&native, at)
+            ),
             Test::Segment { index, .. } => {
                 let segment = self.catalog.segments().get(*index).ok_or(Unsupported)?;
-                let rules = segment
-                    .rules
-                    .iter()
-                    .map(|rule| {
-                        let conditions = rule
-                            .iter()
-                            .map(|condition| self.condition(condition))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        Ok(quote!((true #(&& #conditions)*)))
-                    })
-                    .collect::<Result<Vec<_>, Unsupported>>()?;
-                let krate = &self.args.krate;
-                quote! {
-                    Some(
-                        false #(|| #rules)*
-                            || Self::__registry()
-                                .runtime()
-                                .segment_lists(#index, #krate::EvaluationContext::key(context))
-                    )
+                let mut any = String::from("false");
+                for rule in &segment.rules {
+                    let mut all = String::from("true");
+                    for condition in rule {
+                        let _ = write!(all, " && {}", self.condition(condition)?);
+                    }
+                    let _ = write!(any, " || ({all})");
                 }
+                format!(
+                    "{SOME}({any} || Self::__registry().runtime().segment_lists({index}usize, \
+                     {}::EvaluationContext::key(context)))",
+                    self.krate
+                )
             }
             Test::Attribute {
                 attribute,
                 op: Op::Exists,
                 ..
-            } => {
-                let read = self.attribute_of(attribute);
-                quote!(Some(#read.is_some()))
-            }
+            } => format!("{SOME}({}.is_some())", self.attribute_of(attribute)),
             Test::Attribute {
                 attribute,
                 op,
                 ignore_case,
                 operand,
             } => {
-                let read = self.attribute_of(attribute);
-                let op = op_tokens(*op);
+                let op = op_code(&native, *op);
                 let compare = match operand {
                     Operand::None => return Err(Unsupported),
                     Operand::Strings(strings) => {
-                        quote!(native::strings(value, #op, #ignore_case, &[#(#strings),*]))
+                        let strings: Vec<String> =
+                            strings.iter().map(|s| string(s).to_string()).collect();
+                        format!(
+                            "{native}::strings(value, {op}, {ignore_case}, &[{}])",
+                            strings.join(", ")
+                        )
                     }
                     Operand::Numbers(numbers) => {
-                        let numbers = numbers.iter().map(|n| Literal::f64_suffixed(*n));
-                        quote!(native::numbers(value, #op, &[#(#numbers),*]))
+                        let numbers: Vec<String> =
+                            numbers.iter().map(|n| format!("{n:?}f64")).collect();
+                        format!("{native}::numbers(value, {op}, &[{}])", numbers.join(", "))
                     }
-                    Operand::Bool(expected) => quote!(native::boolean(value, #op, #expected)),
+                    Operand::Bool(expected) => {
+                        format!("{native}::boolean(value, {op}, {expected})")
+                    }
                     Operand::Time(at) => {
-                        let at = timestamp(at);
-                        quote!(native::time(value, #op, #at))
+                        format!("{native}::time(value, {op}, {})", timestamp(&native, at))
                     }
                     Operand::Regex(_) | Operand::Semver(_) => return Err(Unsupported),
                 };
-                quote!(#read.and_then(|value| #compare))
+                format!(
+                    "{}.and_then(|value| {compare})",
+                    self.attribute_of(attribute)
+                )
             }
         };
-        Ok(quote!(native::outcome(#test, #negate)))
+        Ok(format!("{native}::outcome({test}, {})", condition.negate))
+    }
+
+    /// Reading attribute `name` of the context, by its id (hashed here, once).
+    fn attribute_of(&self, name: &str) -> String {
+        format!(
+            "{}::EvaluationContext::attribute_by_id(context, {}::attribute_id({:#x}u64, {}))",
+            self.krate,
+            self.native(),
+            naming::attribute_hash(name),
+            string(name)
+        )
     }
 }
 
-impl Generator<'_> {
-    /// Reading attribute `name` of the context, by its id.
-    fn attribute_of(&self, name: &str) -> TokenStream {
-        let krate = &self.args.krate;
-        quote! {{
-            const ID: native::AttributeId<'static> = native::AttributeId::new(#name);
-            #krate::EvaluationContext::attribute_by_id(context, ID)
-        }}
-    }
+fn op_code(native: &str, op: Op) -> String {
+    format!("{native}::Op::{op:?}")
 }
 
-fn op_tokens(op: Op) -> TokenStream {
-    let variant = format_ident!("{op:?}");
-    quote!(native::Op::#variant)
+fn timestamp(native: &str, at: &flags_model::Timestamp) -> String {
+    format!(
+        "{native}::Timestamp {{ seconds: {}i64, nanos: {}u32 }}",
+        at.seconds, at.nanos
+    )
 }
 
-fn timestamp(at: &flags_model::Timestamp) -> TokenStream {
-    let (seconds, nanos) = (at.seconds, at.nanos);
-    quote!(native::Timestamp { seconds: #seconds, nanos: #nanos })
-}
-
-/// A value as the compiled function returns it: a bool, an `i64`, a variant's index.
-fn value(value: &Value) -> TokenStream {
+/// A value as the compiled closure returns it: a bool, an `i64`, a variant's index.
+fn value(value: &Value) -> String {
     match value {
-        Value::Bool(b) => quote!(#b),
-        Value::Int(i) => {
-            let literal = Literal::i64_suffixed(*i);
-            quote!(#literal)
-        }
-        Value::Variant { index, .. } => {
-            let literal = Literal::u32_suffixed(*index);
-            quote!(#literal)
-        }
-        Value::Float(f) => {
-            let literal = Literal::f64_suffixed(*f);
-            quote!(#literal)
-        }
-        Value::String(text) => {
-            let text: &str = text;
-            quote!(#text)
-        }
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => format!("{i}i64"),
+        Value::Variant { index, .. } => format!("{index}u32"),
+        // `{:?}` keeps the point (`1.0`).
+        Value::Float(f) => format!("{f:?}f64"),
+        Value::String(text) => string(text).to_string(),
     }
 }
 

@@ -1,131 +1,124 @@
 //! How each type of flag appears in the generated code: its Rust type, and how accessors,
-//! snapshots, stubs and `each` read and set it.
+//! snapshots, stubs and `each` read and set it. Written as text ([`super::code`]).
 
 use flags_model::{Flag, FlagType};
-use proc_macro2::TokenStream;
-use quote::quote;
 
-use super::{Generator, rust_ident};
+use super::Generator;
+use super::code::ident;
 
 /// How one flag's type appears in the generated code.
 pub(super) struct Shape {
     /// The accessors' return type.
-    pub(super) rust_type: TokenStream,
+    pub(super) rust_type: String,
     /// The plain accessor's body.
-    pub(super) read: TokenStream,
+    pub(super) read: String,
     /// The `_for` accessor's body, given `context` and, for the types whose rules compile,
     /// the `compiled` rules.
-    pub(super) read_for: TokenStream,
+    pub(super) read_for: String,
     /// Whether rules of this type compile (bools, integers, variants).
     pub(super) compiles: bool,
     /// The `_details` accessor's body, given `context`.
-    pub(super) details: TokenStream,
+    pub(super) details: String,
     /// A snapshot's read.
-    pub(super) snapshot_read: TokenStream,
+    pub(super) snapshot_read: String,
     /// A stub setter's parameter, and the stub value made of it.
-    pub(super) stub_param: TokenStream,
-    pub(super) stub_value: TokenStream,
+    pub(super) stub_param: String,
+    pub(super) stub_value: String,
     /// The `each` method.
-    pub(super) each: TokenStream,
+    pub(super) each: String,
 }
 
 impl Generator<'_> {
     pub(super) fn shape(&self, index: usize, flag: &Flag) -> Shape {
-        let name = &self.args.name;
-        let krate = &self.args.krate;
-        let stub = self.stub_type();
-        let accessor = rust_ident(flag.accessor());
-        let value = quote!(#krate::__private::Value);
-        let arc = quote!(::std::sync::Arc<str>);
-        let given_values = |item: TokenStream| {
-            quote! {
-                pub fn #accessor<I: ::core::iter::IntoIterator<Item = #item>>(self, values: I)
-                    -> impl ::core::iter::Iterator<Item = (#item, #stub)>
-                {
-                    #krate::__private::Each::new(#name::__registry(), #index, values.into_iter())
-                }
-            }
+        let (name, krate) = (&self.name, &self.krate);
+        let stub = format!("{name}Stub");
+        let accessor = ident(flag.accessor());
+        let value = format!("{krate}::__private::Value");
+        let arc = "::std::sync::Arc<str>";
+        let registry = format!("{name}::__registry()");
+        let given_values = |item: &str| {
+            format!(
+                "pub fn {accessor}<I: ::core::iter::IntoIterator<Item = {item}>>(self, values: I) \
+                 -> impl ::core::iter::Iterator<Item = ({item}, {stub})> {{ \
+                 {krate}::__private::Each::new({registry}, {index}usize, values.into_iter()) }}"
+            )
         };
+        let at = format!("{index}usize");
         match flag.flag_type() {
             FlagType::Bool => Shape {
-                rust_type: quote!(bool),
-                read: quote!(Self::__registry().bool(#index)),
-                read_for: quote!(Self::__registry().bool_for(#index, context, compiled)),
+                rust_type: "bool".to_owned(),
+                read: format!("Self::__registry().bool({at})"),
+                read_for: format!("Self::__registry().bool_for({at}, context, compiled)"),
                 compiles: true,
-                details: quote!(Self::__registry().details::<bool>(#index, &context)),
-                snapshot_read: quote!(self.inner.bool(#index)),
-                stub_param: quote!(value: bool),
-                stub_value: quote!(#value::Bool(value)),
-                each: quote! {
-                    pub fn #accessor(self) -> impl ::core::iter::Iterator<Item = (bool, #stub)> {
-                        #krate::__private::Each::new(#name::__registry(), #index, [false, true].into_iter())
-                    }
-                },
+                details: format!("Self::__registry().details::<bool>({at}, &context)"),
+                snapshot_read: format!("self.inner.bool({at})"),
+                stub_param: "value: bool".to_owned(),
+                stub_value: format!("{value}::Bool(value)"),
+                each: format!(
+                    "pub fn {accessor}(self) -> impl ::core::iter::Iterator<Item = (bool, {stub})> {{ \
+                     {krate}::__private::Each::new({registry}, {at}, [false, true].into_iter()) }}"
+                ),
             },
             FlagType::Int => Shape {
-                rust_type: quote!(i64),
-                read: quote!(Self::__registry().int(#index)),
-                read_for: quote!(Self::__registry().int_for(#index, context, compiled)),
+                rust_type: "i64".to_owned(),
+                read: format!("Self::__registry().int({at})"),
+                read_for: format!("Self::__registry().int_for({at}, context, compiled)"),
                 compiles: true,
-                details: quote!(Self::__registry().details::<i64>(#index, &context)),
-                snapshot_read: quote!(self.inner.int(#index)),
-                stub_param: quote!(value: i64),
-                stub_value: quote!(#value::Int(value)),
-                each: given_values(quote!(i64)),
+                details: format!("Self::__registry().details::<i64>({at}, &context)"),
+                snapshot_read: format!("self.inner.int({at})"),
+                stub_param: "value: i64".to_owned(),
+                stub_value: format!("{value}::Int(value)"),
+                each: given_values("i64"),
             },
             FlagType::Float => Shape {
-                rust_type: quote!(f64),
-                read: quote!(Self::__registry().float(#index)),
-                read_for: quote!(Self::__registry().float_for(#index, &context)),
+                rust_type: "f64".to_owned(),
+                read: format!("Self::__registry().float({at})"),
+                read_for: format!("Self::__registry().float_for({at}, &context)"),
                 compiles: false,
-                details: quote!(Self::__registry().details::<f64>(#index, &context)),
-                snapshot_read: quote!(self.inner.float(#index)),
-                stub_param: quote!(value: f64),
-                stub_value: quote!(#value::Float(value)),
-                each: given_values(quote!(f64)),
+                details: format!("Self::__registry().details::<f64>({at}, &context)"),
+                snapshot_read: format!("self.inner.float({at})"),
+                stub_param: "value: f64".to_owned(),
+                stub_value: format!("{value}::Float(value)"),
+                each: given_values("f64"),
             },
             FlagType::String => Shape {
-                rust_type: arc.clone(),
-                read: quote!(Self::__registry().string(#index)),
-                read_for: quote!(Self::__registry().string_for(#index, &context)),
+                rust_type: arc.to_owned(),
+                read: format!("Self::__registry().string({at})"),
+                read_for: format!("Self::__registry().string_for({at}, &context)"),
                 compiles: false,
-                details: quote!(Self::__registry().details::<#arc>(#index, &context)),
-                snapshot_read: quote!(self.inner.string(#index)),
-                stub_param: quote!(value: impl ::core::convert::AsRef<str>),
-                stub_value: quote!(#value::String(::std::sync::Arc::from(value.as_ref()))),
-                each: quote! {
-                    pub fn #accessor<I>(self, values: I) -> impl ::core::iter::Iterator<Item = (#arc, #stub)>
-                    where
-                        I: ::core::iter::IntoIterator,
-                        I::Item: ::core::convert::AsRef<str>,
-                    {
-                        values.into_iter().map(|value| {
-                            let value: #arc = ::std::sync::Arc::from(value.as_ref());
-                            let stub = #name::stub().#accessor(&*value);
-                            (value, stub)
-                        })
-                    }
-                },
+                details: format!("Self::__registry().details::<{arc}>({at}, &context)"),
+                snapshot_read: format!("self.inner.string({at})"),
+                stub_param: "value: impl ::core::convert::AsRef<str>".to_owned(),
+                stub_value: format!("{value}::String(::std::sync::Arc::from(value.as_ref()))"),
+                each: format!(
+                    "pub fn {accessor}<I>(self, values: I) -> impl ::core::iter::Iterator<Item = ({arc}, {stub})> \
+                     where I: ::core::iter::IntoIterator, I::Item: ::core::convert::AsRef<str> {{ \
+                     values.into_iter().map(|value| {{ \
+                     let value: {arc} = ::std::sync::Arc::from(value.as_ref()); \
+                     let stub = {name}::stub().{accessor}(&*value); \
+                     (value, stub) }}) }}"
+                ),
             },
             FlagType::Variants(_) => {
-                let enum_name = rust_ident(flag.type_name().unwrap_or("Variant"));
+                let enum_name = ident(flag.type_name().unwrap_or("Variant"));
                 Shape {
-                    rust_type: quote!(#enum_name),
-                    read: quote!(#enum_name::__from_index(Self::__registry().variant(#index))),
-                    read_for: quote!(#enum_name::__from_index(Self::__registry().variant_for(#index, context, compiled))),
+                    rust_type: enum_name.to_string(),
+                    read: format!("{enum_name}::__from_index(Self::__registry().variant({at}))"),
+                    read_for: format!(
+                        "{enum_name}::__from_index(Self::__registry().variant_for({at}, context, compiled))"
+                    ),
                     compiles: true,
-                    details: quote! {
-                        let details = Self::__registry().details::<u32>(#index, &context);
-                        #krate::Evaluation { value: #enum_name::__from_index(details.value), reason: details.reason }
-                    },
-                    snapshot_read: quote!(#enum_name::__from_index(self.inner.variant(#index))),
-                    stub_param: quote!(value: #enum_name),
-                    stub_value: quote!(#krate::__private::StubValue::stub_value(&value)),
-                    each: quote! {
-                        pub fn #accessor(self) -> impl ::core::iter::Iterator<Item = (#enum_name, #stub)> {
-                            #krate::__private::Each::new(#name::__registry(), #index, #enum_name::ALL.into_iter())
-                        }
-                    },
+                    details: format!(
+                        "let details = Self::__registry().details::<u32>({at}, &context); \
+                         {krate}::Evaluation {{ value: {enum_name}::__from_index(details.value), reason: details.reason }}"
+                    ),
+                    snapshot_read: format!("{enum_name}::__from_index(self.inner.variant({at}))"),
+                    stub_param: format!("value: {enum_name}"),
+                    stub_value: format!("{krate}::__private::StubValue::stub_value(&value)"),
+                    each: format!(
+                        "pub fn {accessor}(self) -> impl ::core::iter::Iterator<Item = ({enum_name}, {stub})> {{ \
+                         {krate}::__private::Each::new({registry}, {at}, {enum_name}::ALL.into_iter()) }}"
+                    ),
                 }
             }
         }

@@ -5,52 +5,51 @@ use flags_model::Flag;
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::Generator;
+use super::code::{Code, ident, put, string};
 use super::shape::Shape;
-use super::{Generator, rust_ident};
 
 impl Generator<'_> {
-    /// `FlagsStub::x(value)`.
-    pub(super) fn stub_method(&self, index: usize, flag: &Flag, shape: &Shape) -> TokenStream {
-        let name = &self.args.name;
+    /// `FlagsStub::x(value)`, written into `code`.
+    pub(super) fn stub_method(&self, code: &mut Code, index: usize, flag: &Flag, shape: &Shape) {
+        let name = &self.name;
         let key = flag.key();
-        let accessor = rust_ident(flag.accessor());
+        let accessor = ident(flag.accessor());
         let deprecated = self.deprecation(flag);
         let (stub_param, stub_value) = (&shape.stub_param, &shape.stub_value);
         let stub_doc =
             format!(" Stubs flag `{key}` in the current thread until the guard is dropped.");
-        quote! {
-            #[doc = #stub_doc]
-            #deprecated
-            pub fn #accessor(mut self, #stub_param) -> Self {
-                self.guard.merge(#name::__registry().stub(#index, #stub_value));
-                self
-            }
-        }
+        put!(
+            code,
+            "#[doc = {doc}] {deprecated} pub fn {accessor}(mut self, {stub_param}) -> Self {{ \
+             self.guard.merge({name}::__registry().stub({index}usize, {stub_value})); self }}\n",
+            doc = string(&stub_doc),
+        );
     }
 
-    /// `FlagsEach::x()`: every value to test, each with its stub.
-    pub(super) fn each_method(&self, flag: &Flag, shape: &Shape) -> TokenStream {
-        let name = &self.args.name;
+    /// `FlagsEach::x()`: every value to test, each with its stub, written into `code`.
+    pub(super) fn each_method(&self, code: &mut Code, flag: &Flag, shape: &Shape) {
+        let name = &self.name;
         let key = flag.key();
         let deprecated = self.deprecation(flag);
-        let each_body = &shape.each;
         let each_doc = format!(
             " Every value of flag `{key}` to test (or the values given), each with a stub active \
              for as long as it is held: `for (value, _stub) in {name}::each().{}(..) {{ .. }}`.",
             flag.accessor()
         );
-        quote! {
-            #[doc = #each_doc]
-            #deprecated
-            #each_body
-        }
+        put!(
+            code,
+            "#[doc = {doc}] {deprecated} {each}\n",
+            doc = string(&each_doc),
+            each = shape.each,
+        );
     }
 
     /// The `FlagsStub` and `FlagsEach` types.
     pub(super) fn testing_types(
         &self,
-        stub_methods: &[TokenStream],
-        each_methods: &[TokenStream],
+        stub_methods: TokenStream,
+        each_methods: TokenStream,
     ) -> TokenStream {
         let (name, krate) = (&self.args.name, &self.args.krate);
         let (stub, each) = (self.stub_type(), self.each_type());
@@ -74,7 +73,7 @@ impl Generator<'_> {
 
             #[allow(dead_code, deprecated)]
             impl #stub {
-                #(#stub_methods)*
+                #stub_methods
 
                 /// Takes these stubs out of the current thread into a scope of their own, to
                 /// give to other threads or tasks: a whole test server with its own values
@@ -92,29 +91,27 @@ impl Generator<'_> {
 
             #[allow(dead_code, deprecated)]
             impl #each {
-                #(#each_methods)*
+                #each_methods
             }
         }
     }
 
-    /// `FlagsSnapshot::x()`.
-    pub(super) fn snapshot_method(&self, flag: &Flag, shape: &Shape) -> TokenStream {
+    /// `FlagsSnapshot::x()`, written into `code`.
+    pub(super) fn snapshot_method(&self, code: &mut Code, flag: &Flag, shape: &Shape) {
         let key = flag.key();
-        let accessor = rust_ident(flag.accessor());
+        let accessor = ident(flag.accessor());
         let deprecated = self.deprecation(flag);
         let (rust_type, snapshot_read) = (&shape.rust_type, &shape.snapshot_read);
         let snapshot_doc = format!(" Flag `{key}` in this snapshot.");
-        quote! {
-            #[doc = #snapshot_doc]
-            #deprecated
-            pub fn #accessor(&self) -> #rust_type {
-                #snapshot_read
-            }
-        }
+        put!(
+            code,
+            "#[doc = {doc}] {deprecated} pub fn {accessor}(&self) -> {rust_type} {{ {snapshot_read} }}\n",
+            doc = string(&snapshot_doc),
+        );
     }
 
     /// The `FlagsSnapshot` type: every flag read from one configuration.
-    pub(super) fn snapshot_type_items(&self, snapshot_methods: &[TokenStream]) -> TokenStream {
+    pub(super) fn snapshot_type_items(&self, snapshot_methods: TokenStream) -> TokenStream {
         let (name, krate) = (&self.args.name, &self.args.krate);
         let snapshot = self.snapshot_type();
         let snapshot_doc = format!(
@@ -129,7 +126,7 @@ impl Generator<'_> {
 
             #[allow(dead_code)]
             impl #snapshot {
-                #(#snapshot_methods)*
+                #snapshot_methods
 
                 /// The environment this configuration is for.
                 pub fn environment(&self) -> ::core::option::Option<&'static str> {

@@ -4,7 +4,8 @@
 //! Checks: no panic; every span within the text, on character boundaries; every rendered
 //! diagnostic names `flags.toml` and a line and column that exist; at most
 //! [`MAX_OUTPUT`](super::MAX_OUTPUT) bytes of messages; the expansion does not panic, and for
-//! an invalid file holds `compile_error!` naming `flags.toml` and places that exist in it.
+//! an invalid file holds `compile_error!` naming `flags.toml` and places that exist in it;
+//! the code it writes as text always lexes.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -69,6 +70,12 @@ fn expansion(input: &[u8], file: &SourceFile, valid: bool) -> Result<(), Violati
         catch(|| expand(dir, args))
     })?;
     let has_error = expanded.contains("compile_error");
+    // Generated code is written as text: whatever the file holds, it must lex.
+    if expanded.contains("generated code that does not lex") {
+        return Err(Violation::invariant(
+            "declare! generated code that does not lex",
+        ));
+    }
     if !valid && !has_error {
         return Err(Violation::invariant(
             "declare! expands an invalid flags.toml without compile_error!",
