@@ -5,8 +5,8 @@
 //! 1,000-flag `flags.toml` makes some 600,000 tokens of them. Built with `quote!`, each
 //! token is a call across the proc-macro bridge from code that, like the macro, is built
 //! without optimisation; written here with `std`'s formatting (optimised whatever the
-//! profile) and lexed by the compiler in one call, a rebuild of such a crate costs the compiler a fifth
-//! less (BENCHMARKS.md).
+//! profile) and lexed by the compiler in one call, a rebuild of such a crate costs the
+//! compiler a fifth less (BENCHMARKS.md).
 
 extern crate proc_macro;
 
