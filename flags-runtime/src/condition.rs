@@ -115,17 +115,39 @@ impl Check {
     /// or not.
     #[inline]
     pub(crate) fn holds(&self, context: Option<&dyn AnyContext>, scope: &Scope<'_>) -> bool {
+        // A string attribute tested by a string operator, the usual condition, inline; the
+        // rest out of line, so that the loop over conditions stays small.
+        let Kind::Text {
+            attribute,
+            op,
+            test,
+            ignore_case,
+            strings,
+        } = &self.kind
+        else {
+            return self.holds_otherwise(context, scope);
+        };
+        let result = match attribute.read(context) {
+            Some(Attribute::Str(text)) => Some(test.holds(text, strings, *ignore_case)),
+            Some(other) => strings_of_other(other, *op, *ignore_case, strings),
+            None => None,
+        };
+        ops::outcome(result, self.negate)
+    }
+
+    /// [`Check::holds`] of any condition but a string operator's.
+    #[inline(never)]
+    fn holds_otherwise(&self, context: Option<&dyn AnyContext>, scope: &Scope<'_>) -> bool {
         let result = match &self.kind {
             Kind::Text {
                 attribute,
                 op,
-                test,
                 ignore_case,
                 strings,
-            } => attribute.read(context).and_then(|value| match value {
-                Attribute::Str(text) => Some(test.holds(text, strings, *ignore_case)),
-                other => ops::strings(other, *op, *ignore_case, strings),
-            }),
+                ..
+            } => attribute
+                .read(context)
+                .and_then(|value| ops::strings(value, *op, *ignore_case, strings)),
             Kind::Exists(attribute) => Some(attribute.read(context).is_some()),
             Kind::Compare {
                 attribute,
@@ -143,6 +165,17 @@ impl Check {
         };
         ops::outcome(result, self.negate)
     }
+}
+
+/// A string operator's test of an attribute that is not a string (a list, say): out of line.
+#[inline(never)]
+fn strings_of_other(
+    value: Attribute<'_>,
+    op: Op,
+    ignore_case: bool,
+    strings: &[Box<str>],
+) -> Option<bool> {
+    ops::strings(value, op, ignore_case, strings)
 }
 
 /// `None` when the attribute cannot be compared with the operand.

@@ -121,13 +121,16 @@ impl PreparedServe {
     fn served(&self, context: Option<&dyn AnyContext>) -> Served<'_> {
         match self {
             Self::Value(value) => Served::Value(value, None),
-            Self::Rollout(prepared) => rolled_out(
-                &prepared.rollout,
-                &prepared.group,
-                prepared.bucket_by,
-                context,
-            ),
+            Self::Rollout(prepared) => prepared.served(context),
         }
+    }
+}
+
+impl PreparedRollout {
+    /// Out of line, so that a walk over rules serving values keeps a small frame.
+    #[inline(never)]
+    fn served(&self, context: Option<&dyn AnyContext>) -> Served<'_> {
+        rolled_out(&self.rollout, &self.group, self.bucket_by, context)
     }
 }
 

@@ -74,6 +74,10 @@ impl TextTest {
     /// loop, so that compiled rules inline it with their operands.
     #[inline(always)]
     pub(crate) fn holds<S: AsRef<str>>(self, text: &str, strings: &[S], ignore_case: bool) -> bool {
+        // One string, the usual operand: no loop.
+        if let [only] = strings {
+            return (self.test)(text, only.as_ref(), ignore_case) != self.negated;
+        }
         let mut any = false;
         for expected in strings {
             if (self.test)(text, expected.as_ref(), ignore_case) {

@@ -189,7 +189,18 @@ impl<const N: usize> Registry<N> {
                 return value;
             }
         }
-        self.runtime.read_for(index, &context)
+        self.interpret(index, context)
+    }
+
+    /// Flag `index` for `context`, by the runtime: out of line once per context and value
+    /// type (not per flag, as the checks above are), with the whole evaluation inlined.
+    #[inline(never)]
+    fn interpret<C: EvaluationContext + ?Sized, T: FromValue>(
+        &'static self,
+        index: usize,
+        context: &C,
+    ) -> T {
+        self.runtime.read_for_inlined(index, &context)
     }
 
     /// Float flag `index` for `context`.

@@ -631,6 +631,7 @@ impl Runtime {
     /// Runs `read` on the configuration now in force, taken from this thread's cache when it
     /// is still current. Re-entrant use (a context whose attributes read flags) and use while
     /// the thread is exiting fall back to the shared load.
+    #[inline(always)]
     fn with_current<R>(&'static self, mut read: impl FnMut(&Resolution) -> R) -> R {
         let state = self.state();
         // A configuration held by this thread's task scope comes first.
@@ -875,17 +876,52 @@ impl Runtime {
         })
     }
 
-    /// Flag `index` for `context`.
+    /// Flag `index` for `context`. Out of line: one copy per value type, whatever calls it.
     #[doc(hidden)]
+    #[inline(never)]
     pub fn read_for<T: FromValue>(&'static self, index: usize, context: &dyn AnyContext) -> T {
-        self.with_current(|resolution| {
-            if let Some(value) = self.value_only(resolution, index, context) {
-                return self.typed(index, value);
-            }
-            let outcome = self.outcome(resolution, index, Some(context));
-            self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
-            self.typed(index, &outcome.value)
-        })
+        self.read_for_inlined(index, context)
+    }
+
+    /// [`Runtime::read_for`], inlined: for a caller that is itself the one out-of-line copy
+    /// of a check.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn read_for_inlined<T: FromValue>(
+        &'static self,
+        index: usize,
+        context: &dyn AnyContext,
+    ) -> T {
+        self.with_current(|resolution| self.read_for_in(resolution, index, context))
+    }
+
+    /// [`Runtime::read_for`] in `resolution`: inlined into the thread cache's hit, so that a
+    /// check there is one frame.
+    #[inline(always)]
+    fn read_for_in<T: FromValue>(
+        &'static self,
+        resolution: &Resolution,
+        index: usize,
+        context: &dyn AnyContext,
+    ) -> T {
+        match self.value_only(resolution, index, context) {
+            Some(value) => self.typed(index, value),
+            None => self.reported_for(resolution, index, context),
+        }
+    }
+
+    /// [`Runtime::read_for`] when the value alone does not do: the whole outcome, reported.
+    /// Out of line, so that the value-only check keeps a small frame.
+    #[inline(never)]
+    fn reported_for<T: FromValue>(
+        &'static self,
+        resolution: &Resolution,
+        index: usize,
+        context: &dyn AnyContext,
+    ) -> T {
+        let outcome = self.outcome(resolution, index, Some(context));
+        self.report_evaluation(index, &outcome.value, &outcome.why, resolution.generation);
+        self.typed(index, &outcome.value)
     }
 
     /// The value of flag `index` for `context` when nobody asks why (no listener, no
