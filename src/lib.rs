@@ -15,11 +15,11 @@
 ///
 /// - `Flags`, with `Flags::<flag>()` per flag, documented with the flag's description,
 ///   owner, ticket, expiry and per-environment values; and `init()`, `reload()`,
-///   `runtime()`, `stub()`, `each()` and `snapshot()`;
+///   `runtime()`, `stub()`, `each(FlagsStub::x)`, `each_of(FlagsStub::x, values)` and
+///   `snapshot()`;
 /// - an enum per variant flag (`checkout_flow` → `CheckoutFlow`), with `ALL`, `as_str`,
 ///   `Display`, `FromStr` and `Default` (the flag's default);
-/// - `FlagsStub`, `FlagsEach` and `FlagsSnapshot`, returned by `stub()`, `each()` and
-///   `snapshot()`.
+/// - `FlagsStub` and `FlagsSnapshot`, returned by `stub()` and `snapshot()`.
 ///
 /// Every mistake in the file is a compile error naming the file, line and column, and the
 /// crate is rebuilt whenever the file changes. Accessors of a flag past its `expires` date
@@ -121,10 +121,10 @@ pub use flags_runtime::{
     AnyContext, AsAttribute, Attribute, AttributeId, AttributeValue, Catalog, Context,
     ContextAttributes, Date, EVALUATION_TARGET, Environments, Evaluation, EvaluationContext,
     EvaluationCount, EvaluationCounter, EvaluationEvent, EvaluationListener, EvaluationReason,
-    Feature, FeatureDisabled, Flag, FlagInfo, FlagType, InScope, InitError, Input, Layer,
-    ListenerId, Loaded, Origin, OverrideError, OverridesWatch, Problem, Reason, Report, Runtime,
-    Scoped, SegmentError, Setting, SharedContext, Snapshot, Source, SourceHandle, StubGuard,
-    StubScope, TaskScope, Timestamp, TypeError, UnknownVariant, Value, Vars, WatchError,
+    EveryValue, Feature, FeatureDisabled, Flag, FlagInfo, FlagType, InScope, InitError, Input,
+    Layer, ListenerId, Loaded, Origin, OverrideError, OverridesWatch, Problem, Reason, Report,
+    Runtime, Scoped, SegmentError, Setting, SharedContext, Snapshot, Source, SourceHandle,
+    StubGuard, StubScope, TaskScope, Timestamp, TypeError, UnknownVariant, Value, Vars, WatchError,
     WatchOptions, WithContext, bucket, with_context, with_context_async,
 };
 

@@ -4,7 +4,7 @@ flags::declare!();
 
 #[test]
 fn checkout_with_and_without_the_redesign() {
-    for (enabled, _stub) in Flags::each().new_feature_enabled() {
+    for (enabled, _stub) in Flags::each(FlagsStub::new_feature_enabled) {
         assert_eq!(Flags::new_feature_enabled(), enabled);
     }
 }

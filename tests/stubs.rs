@@ -119,7 +119,7 @@ fn threads_get_stubs_only_when_carried() {
 #[test]
 fn each_covers_both_branches_of_a_bool_flag() {
     let mut seen = Vec::new();
-    for (enabled, _stub) in Flags::each().new_feature_enabled() {
+    for (enabled, _stub) in Flags::each(FlagsStub::new_feature_enabled) {
         assert_eq!(Flags::new_feature_enabled(), enabled);
         seen.push(enabled);
     }
@@ -129,7 +129,7 @@ fn each_covers_both_branches_of_a_bool_flag() {
 #[test]
 fn each_covers_every_variant() {
     let mut seen = Vec::new();
-    for (flow, _stub) in Flags::each().checkout_flow() {
+    for (flow, _stub) in Flags::each(FlagsStub::checkout_flow) {
         assert_eq!(Flags::checkout_flow(), flow);
         seen.push(flow);
     }
@@ -139,19 +139,19 @@ fn each_covers_every_variant() {
 #[test]
 fn each_takes_the_values_to_try_for_open_types() {
     let mut seen = Vec::new();
-    for (limit, _stub) in Flags::each().max_upload_mb([1, 50, 500]) {
+    for (limit, _stub) in Flags::each_of(FlagsStub::max_upload_mb, [1, 50, 500]) {
         assert_eq!(Flags::max_upload_mb(), limit);
         seen.push(limit);
     }
     assert_eq!(seen, [1, 50, 500]);
-    for (banner, _stub) in Flags::each().support_banner(["", "hello"]) {
-        assert_eq!(Flags::support_banner(), banner);
+    for (banner, _stub) in Flags::each_of(FlagsStub::support_banner, ["", "hello"]) {
+        assert_eq!(&*Flags::support_banner(), banner);
     }
 }
 
 #[tokio::test]
 async fn each_works_in_async_tests() {
-    for (enabled, _stub) in Flags::each().product_tasks_103_comments() {
+    for (enabled, _stub) in Flags::each(FlagsStub::product_tasks_103_comments) {
         tokio::task::yield_now().await;
         assert_eq!(Flags::product_tasks_103_comments(), enabled);
     }
@@ -169,8 +169,24 @@ fn a_bool_flag_as_a_type_names_its_key_and_follows_its_value() {
         format!("{:?}", NewFeatureEnabledFeature::default()),
         "Feature(\"new_feature_enabled\")"
     );
-    for (enabled, _stub) in Flags::each().new_feature_enabled() {
+    for (enabled, _stub) in Flags::each(FlagsStub::new_feature_enabled) {
         assert_eq!(NewFeatureEnabledFeature::enabled(), enabled);
         assert_eq!(NewFeatureEnabledFeature::require().is_ok(), enabled);
     }
+}
+
+#[test]
+fn each_takes_a_closure_that_stubs_more_than_one_flag() {
+    let before = Flags::checkout_flow();
+    let mut seen = Vec::new();
+    for (enabled, _stub) in Flags::each(|stub, on| {
+        stub.new_feature_enabled(on)
+            .checkout_flow(CheckoutFlow::Express)
+    }) {
+        assert_eq!(Flags::new_feature_enabled(), enabled);
+        assert_eq!(Flags::checkout_flow(), CheckoutFlow::Express);
+        seen.push(enabled);
+    }
+    assert_eq!(seen, [false, true]);
+    assert_eq!(Flags::checkout_flow(), before);
 }

@@ -175,7 +175,7 @@ fn stubs_win_over_targeting() {
         Reason::Stub
     );
     assert_eq!(Flags::layout_for(&customer), Layout::Compact);
-    for (enabled, _stub) in Flags::each().comments_enabled() {
+    for (enabled, _stub) in Flags::each(FlagsStub::comments_enabled) {
         assert_eq!(Flags::comments_enabled_for(&customer), enabled);
     }
 }

@@ -958,13 +958,14 @@ impl Rewriter<'_, '_> {
         }
     }
 
-    /// `for (value, _stub) in Flags::each().x() { .. }`: the body, once, with the kept value.
+    /// `for (value, _stub) in Flags::each(FlagsStub::x) { .. }` (or `each_of`): the body,
+    /// once, with the kept value.
     fn rewrite_each(&mut self, expr: &ExprForLoop, place: Place, range: Range<usize>) {
-        let Expr::MethodCall(each) = strip_parens(&expr.expr) else {
+        let Expr::Call(each) = strip_parens(&expr.expr) else {
             return visit::visit_expr_for_loop(self, expr);
         };
-        let ours =
-            each.method.unraw() == self.flag.accessor && self.is_flags_call(&each.receiver, "each");
+        let ours = scan::each_call(&self.flag.types, each)
+            .is_some_and(|(_, setter)| setter.unraw() == self.flag.accessor);
         if !ours {
             return visit::visit_expr_for_loop(self, expr);
         }

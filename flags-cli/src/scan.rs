@@ -51,7 +51,7 @@ pub(crate) enum Syntax {
     Accessor,
     /// `Flags::stub().x(..)`.
     Stub,
-    /// `Flags::each().x(..)`.
+    /// `Flags::each(FlagsStub::x)`, `Flags::each_of(FlagsStub::x, ..)`.
     Each,
     /// `Flags::snapshot().x()`.
     Snapshot,
@@ -501,11 +501,8 @@ impl Visitor<'_> {
         is_flags_call(self.types, expr, method)
     }
 
-    /// What a method call on `receiver` reaches: a stub, each or snapshot builder.
+    /// What a method call on `receiver` reaches: a stub or snapshot builder.
     fn builder(&self, receiver: &Expr) -> Option<Syntax> {
-        if self.is_flags_call(receiver, "each") {
-            return Some(Syntax::Each);
-        }
         if self.is_flags_call(receiver, "snapshot") {
             return Some(Syntax::Snapshot);
         }
@@ -731,6 +728,16 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
                 self.accessor(&owner.ident, &member.ident);
             }
         }
+        // A stub setter as a value: `.map(FlagsStub::x)`.
+        if let Some(member) = stub_member(self.types, &expr.path) {
+            let shown = format!("{DEFAULT_TYPE}Stub::{}", member.unraw());
+            self.reference(
+                member.unraw().to_string(),
+                shown,
+                Syntax::Stub,
+                member.span(),
+            );
+        }
         visit::visit_expr_path(self, expr);
     }
 
@@ -739,6 +746,27 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             if let Some(last) = path.path.segments.last() {
                 self.call(&last.ident, last.ident.span());
             }
+        }
+        // `Flags::each(FlagsStub::x)`: the setter is the flag's reference, as each.
+        if let Some((builder, member)) = each_call(self.types, expr) {
+            let shown = format!(
+                "{DEFAULT_TYPE}::{builder}({DEFAULT_TYPE}Stub::{})",
+                member.unraw()
+            );
+            self.reference(
+                member.unraw().to_string(),
+                shown,
+                Syntax::Each,
+                member.span(),
+            );
+            for attr in &expr.attrs {
+                self.visit_attribute(attr);
+            }
+            self.visit_expr(&expr.func);
+            for arg in expr.args.iter().skip(1) {
+                self.visit_expr(arg);
+            }
+            return;
         }
         visit::visit_expr_call(self, expr);
     }
@@ -808,6 +836,39 @@ pub(crate) fn flags_member<'p>(types: &BTreeSet<String>, path: &'p syn::Path) ->
         [.., owner, member] if types.contains(&owner.ident.to_string()) => Some(&member.ident),
         _ => None,
     }
+}
+
+/// `FlagsStub::member`: a stub setter named as a value, `Flags` being one of `types`.
+pub(crate) fn stub_member<'p>(types: &BTreeSet<String>, path: &'p syn::Path) -> Option<&'p Ident> {
+    let segments: Vec<_> = path.segments.iter().collect();
+    match segments[..] {
+        [.., owner, member] => {
+            let owner = owner.ident.to_string();
+            let declared = owner.strip_suffix("Stub")?;
+            types.contains(declared).then_some(&member.ident)
+        }
+        _ => None,
+    }
+}
+
+/// `Flags::each(FlagsStub::x)` or `Flags::each_of(FlagsStub::x, ..)`: which of the two,
+/// and the setter's name.
+pub(crate) fn each_call<'e>(
+    types: &BTreeSet<String>,
+    call: &'e ExprCall,
+) -> Option<(&'static str, &'e Ident)> {
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    let builder = match flags_member(types, &func.path)?.to_string().as_str() {
+        "each" => "each",
+        "each_of" => "each_of",
+        _ => return None,
+    };
+    let Expr::Path(setter) = strip_parens(call.args.first()?) else {
+        return None;
+    };
+    Some((builder, stub_member(types, &setter.path)?))
 }
 
 /// `Flags::name()` for one of the generated type's own methods (`stub`, `runtime`...).
@@ -897,7 +958,7 @@ fn main() {
     let _ = Flags::a_enabled();
     println!("{}", crate::Flags::b_for(&user));
     let _stub = Flags::stub().c(true).d(1);
-    for (_v, _s) in Flags::each().e() {}
+    for (_v, _s) in Flags::each(FlagsStub::e) {}
     let _ = Flags::snapshot().f();
     Flags::runtime().set_override("g-key", "true").ok();
     let _ = Flags::r#type();

@@ -22,6 +22,7 @@ pub const RESERVED_ACCESSORS: &[&str] = &[
     "runtime",
     "stub",
     "each",
+    "each_of",
     "snapshot",
     "environment",
     "generation",

@@ -1,12 +1,9 @@
-//! `Flags::each().x()`: every value of a flag to test, each with a stub active for as long as
-//! it is held. One generic iterator serves every flag, so that a flag's `each` method is a
-//! call rather than code of its own.
-
-use std::marker::PhantomData;
+//! `Flags::each(FlagsStub::x)`: every value of a flag to test, each with a stub active for as
+//! long as it is held. One generic function serves every flag, through its stub setter, so
+//! that a flag generates nothing for it.
 
 use flags_model::Value;
 
-use crate::registry::Registry;
 use crate::stub::StubGuard;
 
 /// A flag's value as a test stub sets it.
@@ -39,41 +36,35 @@ pub trait FromStubGuard {
     fn from_stub_guard(guard: StubGuard) -> Self;
 }
 
-/// Each of `values` with a stub `S` of flag `index` serving it.
-pub struct Each<T, S, I, const N: usize> {
-    registry: &'static Registry<N>,
-    index: usize,
-    values: I,
-    _stub: PhantomData<fn() -> (T, S)>,
+/// A flag type whose every value a test can run with: `bool` and the enums of variant flags.
+/// `Flags::each(FlagsStub::x)` takes these; flags of other types name the values to test with
+/// `Flags::each_of`.
+#[diagnostic::on_unimplemented(
+    message = "a flag of type `{Self}` has too many values to test each one",
+    label = "`Flags::each` runs bool and variant flags only",
+    note = "name the values to test: `Flags::each_of(FlagsStub::name, [1, 10])`"
+)]
+pub trait EveryValue: Sized + 'static {
+    /// Every value, in order (`false` then `true`; variants in `flags.toml`'s order).
+    const EVERY: &'static [Self];
 }
 
-impl<T, S, I, const N: usize> Each<T, S, I, N> {
-    /// The values of flag `index` of `registry`.
-    pub fn new(registry: &'static Registry<N>, index: usize, values: I) -> Self {
-        Self {
-            registry,
-            index,
-            values,
-            _stub: PhantomData,
-        }
-    }
+impl EveryValue for bool {
+    const EVERY: &'static [Self] = &[false, true];
 }
 
-impl<T, S, I, const N: usize> Iterator for Each<T, S, I, N>
+/// Each of `values` with the stubs `set` makes of it, in a fresh `S` (the generated
+/// `FlagsStub`): what `Flags::each` and `Flags::each_of` return. One generic function for
+/// every flag, so that a flag adds no code of its own to run its tests once per value.
+pub fn each<S, V, F, I>(set: F, values: I) -> impl Iterator<Item = (V, S)>
 where
-    T: StubValue,
     S: FromStubGuard,
-    I: Iterator<Item = T>,
+    V: Clone,
+    F: Fn(S, V) -> S,
+    I: IntoIterator<Item = V>,
 {
-    type Item = (T, S);
-
-    fn next(&mut self) -> Option<(T, S)> {
-        let value = self.values.next()?;
-        let stub = self.registry.stub(self.index, value.stub_value());
-        Some((value, S::from_stub_guard(stub)))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.values.size_hint()
-    }
+    values.into_iter().map(move |value| {
+        let stub = set(S::from_stub_guard(StubGuard::empty()), value.clone());
+        (value, stub)
+    })
 }

@@ -44,6 +44,7 @@ pub use context::{
     AnyContext, AsAttribute, Attribute, AttributeId, AttributeValue, Context, ContextAttributes,
     EvaluationContext, SharedContext, Timestamp, WithContext, with_context, with_context_async,
 };
+pub use each::EveryValue;
 pub use eval::Reason;
 pub use events::{
     EVALUATION_TARGET, EvaluationCount, EvaluationCounter, EvaluationEvent, EvaluationListener,
@@ -74,7 +75,7 @@ pub mod __private {
     pub use std::sync::Arc;
 
     pub use crate::descriptor::FromValue;
-    pub use crate::each::{Each, FromStubGuard, StubValue};
+    pub use crate::each::{FromStubGuard, StubValue, each};
     pub use crate::feature::{FeatureOf, FlagSet};
     pub use crate::report::GateOutput;
 

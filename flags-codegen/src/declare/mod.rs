@@ -108,10 +108,6 @@ impl Generator<'_> {
         format_ident!("{}Stub", self.args.name)
     }
 
-    fn each_type(&self) -> Ident {
-        format_ident!("{}Each", self.args.name)
-    }
-
     fn snapshot_type(&self) -> Ident {
         format_ident!("{}Snapshot", self.args.name)
     }
@@ -132,7 +128,6 @@ impl Generator<'_> {
         let taken = [
             self.args.name.to_string(),
             self.stub_type().to_string(),
-            self.each_type().to_string(),
             self.snapshot_type().to_string(),
         ];
         let features: Vec<(String, &str)> = self
@@ -178,7 +173,6 @@ struct Items {
     /// The accessors on `Flags`.
     accessors: Code,
     stub_methods: Code,
-    each_methods: Code,
     snapshot_methods: Code,
     /// Variant enums and feature marker types.
     types: Code,
@@ -203,7 +197,6 @@ impl Generator<'_> {
             let shape = self.shape(index, flag);
             self.accessors(&mut items.accessors, flag, &shape, compiled.as_ref());
             self.stub_method(&mut items.stub_methods, index, flag, &shape);
-            self.each_method(&mut items.each_methods, flag, &shape);
             self.snapshot_method(&mut items.snapshot_methods, flag, &shape);
             if let FlagType::Variants(_) = flag.flag_type() {
                 self.variant_enum(&mut items.types, flag);
@@ -214,10 +207,7 @@ impl Generator<'_> {
             items.accessors.into_tokens(),
             items.descriptors.into_tokens(),
         );
-        let testing = self.testing_types(
-            items.stub_methods.into_tokens(),
-            items.each_methods.into_tokens(),
-        );
+        let testing = self.testing_types(items.stub_methods.into_tokens());
         let snapshot = self.snapshot_type_items(items.snapshot_methods.into_tokens());
         let gate = self.gate_callback();
         let types = items.types.into_tokens();

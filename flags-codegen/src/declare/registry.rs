@@ -38,7 +38,7 @@ impl Generator<'_> {
         descriptors: TokenStream,
     ) -> TokenStream {
         let (name, krate) = (&self.args.name, &self.args.krate);
-        let (stub, each, snapshot) = (self.stub_type(), self.each_type(), self.snapshot_type());
+        let (stub, snapshot) = (self.stub_type(), self.snapshot_type());
         let count = self.catalog.flags().len();
         let path_display = &self.location.display;
         let absolute = self.location.absolute.to_string_lossy();
@@ -98,10 +98,26 @@ impl Generator<'_> {
                     #stub { guard: #krate::StubGuard::empty() }
                 }
 
-                /// Runs a test for every value of a flag:
-                /// `for (value, _stub) in Flags::each().some_flag() { .. }`.
-                pub fn each() -> #each {
-                    #each { _private: () }
+                /// Runs a test once per value of a bool or variant flag, given its stub
+                /// setter, each value with its stub active for as long as it is held:
+                /// `for (on, _stub) in Flags::each(FlagsStub::some_flag) { .. }`.
+                pub fn each<V, F>(set: F) -> impl ::core::iter::Iterator<Item = (V, #stub)>
+                where
+                    V: #krate::EveryValue + ::core::clone::Clone,
+                    F: ::core::ops::Fn(#stub, V) -> #stub,
+                {
+                    #krate::__private::each(set, V::EVERY.iter().cloned())
+                }
+
+                /// Runs a test once per value given, each with the stub `set` makes of it:
+                /// `for (limit, _stub) in Flags::each_of(FlagsStub::some_limit, [1, 10]) { .. }`.
+                pub fn each_of<V, F, I>(set: F, values: I) -> impl ::core::iter::Iterator<Item = (V, #stub)>
+                where
+                    V: ::core::clone::Clone,
+                    F: ::core::ops::Fn(#stub, V) -> #stub,
+                    I: ::core::iter::IntoIterator<Item = V>,
+                {
+                    #krate::__private::each(set, values)
                 }
 
                 /// Every flag read from one configuration, whatever reloads happen meanwhile.

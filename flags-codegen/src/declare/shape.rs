@@ -1,5 +1,5 @@
 //! How each type of flag appears in the generated code: its Rust type, and how accessors,
-//! snapshots, stubs and `each` read and set it. Written as text ([`super::code`]).
+//! snapshots and stubs read and set it. Written as text ([`super::code`]).
 
 use flags_model::{Flag, FlagType};
 
@@ -24,25 +24,13 @@ pub(super) struct Shape {
     /// A stub setter's parameter, and the stub value made of it.
     pub(super) stub_param: String,
     pub(super) stub_value: String,
-    /// The `each` method.
-    pub(super) each: String,
 }
 
 impl Generator<'_> {
     pub(super) fn shape(&self, index: usize, flag: &Flag) -> Shape {
-        let (name, krate) = (&self.name, &self.krate);
-        let stub = format!("{name}Stub");
-        let accessor = ident(flag.accessor());
+        let krate = &self.krate;
         let value = format!("{krate}::__private::Value");
         let arc = "::std::sync::Arc<str>";
-        let registry = format!("{name}::__registry()");
-        let given_values = |item: &str| {
-            format!(
-                "pub fn {accessor}<I: ::core::iter::IntoIterator<Item = {item}>>(self, values: I) \
-                 -> impl ::core::iter::Iterator<Item = ({item}, {stub})> {{ \
-                 {krate}::__private::Each::new({registry}, {index}usize, values.into_iter()) }}"
-            )
-        };
         let at = format!("{index}usize");
         match flag.flag_type() {
             FlagType::Bool => Shape {
@@ -54,10 +42,6 @@ impl Generator<'_> {
                 snapshot_read: format!("self.inner.bool({at})"),
                 stub_param: "value: bool".to_owned(),
                 stub_value: format!("{value}::Bool(value)"),
-                each: format!(
-                    "pub fn {accessor}(self) -> impl ::core::iter::Iterator<Item = (bool, {stub})> {{ \
-                     {krate}::__private::Each::new({registry}, {at}, [false, true].into_iter()) }}"
-                ),
             },
             FlagType::Int => Shape {
                 rust_type: "i64".to_owned(),
@@ -68,7 +52,6 @@ impl Generator<'_> {
                 snapshot_read: format!("self.inner.int({at})"),
                 stub_param: "value: i64".to_owned(),
                 stub_value: format!("{value}::Int(value)"),
-                each: given_values("i64"),
             },
             FlagType::Float => Shape {
                 rust_type: "f64".to_owned(),
@@ -79,7 +62,6 @@ impl Generator<'_> {
                 snapshot_read: format!("self.inner.float({at})"),
                 stub_param: "value: f64".to_owned(),
                 stub_value: format!("{value}::Float(value)"),
-                each: given_values("f64"),
             },
             FlagType::String => Shape {
                 rust_type: arc.to_owned(),
@@ -90,14 +72,6 @@ impl Generator<'_> {
                 snapshot_read: format!("self.inner.string({at})"),
                 stub_param: "value: impl ::core::convert::AsRef<str>".to_owned(),
                 stub_value: format!("{value}::String(::std::sync::Arc::from(value.as_ref()))"),
-                each: format!(
-                    "pub fn {accessor}<I>(self, values: I) -> impl ::core::iter::Iterator<Item = ({arc}, {stub})> \
-                     where I: ::core::iter::IntoIterator, I::Item: ::core::convert::AsRef<str> {{ \
-                     values.into_iter().map(|value| {{ \
-                     let value: {arc} = ::std::sync::Arc::from(value.as_ref()); \
-                     let stub = {name}::stub().{accessor}(&*value); \
-                     (value, stub) }}) }}"
-                ),
             },
             FlagType::Variants(_) => {
                 let enum_name = ident(flag.type_name().unwrap_or("Variant"));
@@ -115,10 +89,6 @@ impl Generator<'_> {
                     snapshot_read: format!("{enum_name}::__from_index(self.inner.variant({at}))"),
                     stub_param: format!("value: {enum_name}"),
                     stub_value: format!("{krate}::__private::StubValue::stub_value(&value)"),
-                    each: format!(
-                        "pub fn {accessor}(self) -> impl ::core::iter::Iterator<Item = ({enum_name}, {stub})> {{ \
-                         {krate}::__private::Each::new({registry}, {at}, {enum_name}::ALL.into_iter()) }}"
-                    ),
                 }
             }
         }

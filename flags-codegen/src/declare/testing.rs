@@ -1,5 +1,5 @@
-//! What tests use: stub setters on `FlagsStub`, the values of a flag to test on
-//! `FlagsEach`, and those two types.
+//! What tests use: stub setters on `FlagsStub` and that type (`Flags::each` runs a test once
+//! per value through a stub setter, so it needs nothing per flag), and the snapshot type.
 
 use flags_model::Flag;
 use proc_macro2::TokenStream;
@@ -27,36 +27,13 @@ impl Generator<'_> {
         );
     }
 
-    /// `FlagsEach::x()`: every value to test, each with its stub, written into `code`.
-    pub(super) fn each_method(&self, code: &mut Code, flag: &Flag, shape: &Shape) {
-        let name = &self.name;
-        let key = flag.key();
-        let deprecated = self.deprecation(flag);
-        let each_doc = format!(
-            " Every value of flag `{key}` to test (or the values given), each with a stub active \
-             for as long as it is held: `for (value, _stub) in {name}::each().{}(..) {{ .. }}`.",
-            flag.accessor()
-        );
-        put!(
-            code,
-            "#[doc = {doc}] {deprecated} {each}\n",
-            doc = string(&each_doc),
-            each = shape.each,
-        );
-    }
-
-    /// The `FlagsStub` and `FlagsEach` types.
-    pub(super) fn testing_types(
-        &self,
-        stub_methods: TokenStream,
-        each_methods: TokenStream,
-    ) -> TokenStream {
+    /// The `FlagsStub` type.
+    pub(super) fn testing_types(&self, stub_methods: TokenStream) -> TokenStream {
         let (name, krate) = (&self.args.name, &self.args.krate);
-        let (stub, each) = (self.stub_type(), self.each_type());
+        let stub = self.stub_type();
         let stub_doc = format!(
             " Test stubs for [`{name}`], made by [`{name}::stub`]: every stub ends when this is dropped."
         );
-        let each_doc = format!(" Runs a test once per value of a flag; made by [`{name}::each`].");
         quote! {
             #[doc = #stub_doc]
             #[must_use = "the stubs end when this is dropped; bind it: `let _stub = ...;`"]
@@ -81,17 +58,6 @@ impl Generator<'_> {
                 pub fn into_scope(self) -> #krate::StubScope {
                     self.guard.into_scope()
                 }
-            }
-
-            #[doc = #each_doc]
-            #[derive(Clone, Copy, Debug)]
-            pub struct #each {
-                _private: (),
-            }
-
-            #[allow(dead_code, deprecated)]
-            impl #each {
-                #each_methods
             }
         }
     }

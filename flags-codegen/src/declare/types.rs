@@ -61,6 +61,7 @@ impl Generator<'_> {
              pub const fn as_str(self) -> &'static str {{ match self {{ {as_str} }} }} \
              #[doc(hidden)] pub const fn __from_index(index: u32) -> Self {{ \
              match index {{ {from_index} _ => Self::{default}, }} }} }}\n\
+             impl {krate}::EveryValue for {enum_name} {{ const EVERY: &'static [Self] = &Self::ALL; }}\n\
              impl {krate}::__private::StubValue for {enum_name} {{ \
              fn stub_value(&self) -> {krate}::__private::Value {{ \
              {krate}::__private::variant(*self as u32, self.as_str()) }} }}\n\

@@ -115,7 +115,7 @@ impl Shop for Cart {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    for (on, _stub) in Flags::each().new_feature_enabled() {
+    for (on, _stub) in Flags::each(FlagsStub::new_feature_enabled) {
         let disabled = FeatureDisabled::new("new_feature_enabled");
         let expect = |value| if on { Ok(value) } else { Err(disabled) };
         assert_eq!(free(), expect(1));
