@@ -9,7 +9,9 @@
 /// - `flags::declare!()` reads `flags.toml` next to `Cargo.toml`;
 /// - `flags::declare!("../flags.toml")` reads another file, relative to `Cargo.toml`;
 /// - `flags::declare!("flags.toml", name = AppFlags)` names the type `AppFlags`;
-/// - `crate = path` names this crate when it is re-exported under another name.
+/// - `crate = path` names this crate when it is re-exported under another name;
+/// - `export` declares the flags for the crates that depend on this one, `#[feature_gate]`
+///   included (at the root of a library crate).
 ///
 /// It generates:
 ///

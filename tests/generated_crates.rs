@@ -38,3 +38,14 @@ fn crates_of_ten_and_a_thousand_flags_build_and_run() {
         assert_eq!(crates::run(&directory, count), "false 25 Basic");
     }
 }
+
+#[test]
+fn flags_declared_in_a_crate_of_their_own_reach_the_crate_that_uses_them() {
+    let directory = crates::split_workspace(1_000);
+    crates::cargo_build(&directory);
+    // The gate follows the flag, in both of `each`'s values; the stub holds in `main`.
+    assert_eq!(
+        crates::run_binary(&directory, "app1000"),
+        "false 7 Basic [true, true]"
+    );
+}

@@ -57,6 +57,70 @@ pub fn binary_crate(name: &str, flags_toml: &str) -> PathBuf {
     directory
 }
 
+/// A workspace where a library crate declares `count` flags for the binary crate beside it
+/// (`declare!(export)`), the layout for a large `flags.toml`: an edit to the binary does not
+/// expand `declare!` again. The binary, `app{count}`, uses an accessor, a gate, `each` and a
+/// stub through the library; its `src/main.rs` is written by [`write_app_main`].
+pub fn split_workspace(count: usize) -> PathBuf {
+    let directory = target_dir()
+        .join("build-time")
+        .join(format!("split{count}"));
+    let library = format!("decl{count}");
+    let root = workspace_root();
+    for (member, manifest) in [
+        (
+            library.clone(),
+            format!(
+                "[package]\nname = \"{library}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+                 [dependencies]\nflags = {{ path = {root:?} }}\n"
+            ),
+        ),
+        (
+            format!("app{count}"),
+            format!(
+                "[package]\nname = \"app{count}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+                 [dependencies]\nflags = {{ path = {root:?} }}\n{library} = {{ path = \"../{library}\" }}\n"
+            ),
+        ),
+    ] {
+        std::fs::create_dir_all(directory.join(&member).join("src")).expect("create the crate");
+        std::fs::write(directory.join(&member).join("Cargo.toml"), manifest)
+            .expect("write Cargo.toml");
+    }
+    std::fs::write(
+        directory.join("Cargo.toml"),
+        format!("[workspace]\nmembers = [\"{library}\", \"app{count}\"]\nresolver = \"3\"\n"),
+    )
+    .expect("write the workspace's Cargo.toml");
+    std::fs::write(
+        directory.join(&library).join("flags.toml"),
+        generate::flags_toml(count),
+    )
+    .expect("write flags.toml");
+    std::fs::write(
+        directory.join(&library).join("src/lib.rs"),
+        "//! The flags, for the binary beside this crate.\nflags::declare!(export);\n",
+    )
+    .expect("write lib.rs");
+    std::fs::copy(root.join("Cargo.lock"), directory.join("Cargo.lock")).expect("copy Cargo.lock");
+    write_app_main(&directory, count, 0);
+    directory
+}
+
+/// Rewrites the binary's `main.rs` of [`split_workspace`] with `run` in a comment.
+pub fn write_app_main(directory: &Path, count: usize, run: usize) {
+    let main = format!(
+        "// build {run}\nuse decl{count}::{{Flags, FlagsStub}};\n\n\
+         #[flags::feature_gate(\"flag_0000_enabled\", flags = decl{count}::Flags)]\n\
+         fn gated() -> Result<(), flags::FeatureDisabled> {{\n    Ok(())\n}}\n\n\
+         fn main() {{\n    \
+         let each: Vec<bool> = Flags::each(FlagsStub::flag_0000_enabled).map(|(on, _stub)| on == gated().is_ok()).collect();\n    \
+         let _stub = Flags::stub().limit_0005(7);\n    \
+         println!(\"{{}} {{}} {{:?}} {{:?}}\", Flags::flag_0000_enabled(), Flags::limit_0005(), Flags::mode_0008(), each);\n}}\n"
+    );
+    std::fs::write(directory.join(format!("app{count}/src/main.rs")), main).expect("write main.rs");
+}
+
 /// Rewrites `main.rs` with `run` in a comment, so that the next build compiles it again.
 pub fn write_main(directory: &Path, run: usize) {
     let main = format!(

@@ -5,11 +5,14 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Path, Token, parse_quote};
 
-/// `declare!()`, `declare!("../flags.toml")`, `declare!("flags.toml", name = AppFlags, crate = ::flags)`.
+/// `declare!()`, `declare!("../flags.toml")`, `declare!("flags.toml", name = AppFlags, crate = ::flags)`,
+/// `declare!(export)`.
 pub(crate) struct DeclareArgs {
     pub(crate) path: Option<LitStr>,
     pub(crate) name: Ident,
     pub(crate) krate: Path,
+    /// `export`: the flags are declared for other crates (`#[feature_gate]` reaches them there).
+    pub(crate) export: bool,
 }
 
 impl Parse for DeclareArgs {
@@ -18,6 +21,7 @@ impl Parse for DeclareArgs {
             path: input.peek(LitStr).then(|| input.parse()).transpose()?,
             name: Ident::new("Flags", Span::call_site()),
             krate: parse_quote!(::flags),
+            export: false,
         };
         if args.path.is_some() && !input.is_empty() {
             input.parse::<Token![,]>()?;
@@ -28,17 +32,20 @@ impl Parse for DeclareArgs {
                 args.krate = input.parse()?;
             } else {
                 let key: Ident = input.parse()?;
-                if key != "name" {
+                if key == "export" {
+                    args.export = true;
+                } else if key == "name" {
+                    input.parse::<Token![=]>()?;
+                    args.name = input.parse()?;
+                } else {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
                             "unknown argument `{key}`; flags::declare! takes an optional path string, \
-                             then `name = TypeName` and `crate = path`"
+                             then `name = TypeName`, `crate = path` and `export`"
                         ),
                     ));
                 }
-                input.parse::<Token![=]>()?;
-                args.name = input.parse()?;
             }
             if !input.is_empty() {
                 input.parse::<Token![,]>()?;

@@ -252,6 +252,21 @@ fn a_custom_name_renames_every_generated_type() {
 }
 
 #[test]
+fn export_makes_the_gate_callback_reachable_from_other_crates_only() {
+    let dir = project(FLAGS);
+    let local = declare(dir.path(), quote!(), day(2026, 1, 1));
+    let local = quote!(#local).to_string();
+    assert!(local.contains("pub (crate) use __flags_gate_Flags"));
+    assert!(!local.contains("macro_export"));
+    let exported = declare(dir.path(), quote!(export), day(2026, 1, 1));
+    let exported = quote!(#exported).to_string();
+    assert!(exported.contains("# [macro_export] macro_rules ! __flags_gate_Flags"));
+    // rustc refuses a macro-expanded export reached by path from its own crate.
+    assert!(!exported.contains("use __flags_gate_Flags"));
+    assert!(exported.contains("struct FlagsStub"));
+}
+
+#[test]
 fn every_problem_is_an_error_and_valid_flags_are_still_generated() {
     let dir = project(
         &FLAGS

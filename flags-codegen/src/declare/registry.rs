@@ -157,14 +157,25 @@ impl Generator<'_> {
         let path_display = &self.location.display;
         let absolute = self.location.absolute.to_string_lossy();
         let callback = format_ident!("__flags_gate_{}", name);
+        let rules = quote! {
+            ($($input:tt)*) => {
+                #krate::__private::feature_gate! { #absolute #path_display { #krate } $($input)* }
+            };
+        };
+        if self.args.export {
+            // At the crate root, for the crates that use these flags. Exported, it cannot be
+            // reached by path from this crate too (rustc refuses a macro-expanded export by an
+            // absolute path), so gates live in the crates that depend on this one.
+            return quote! {
+                #[doc(hidden)]
+                #[macro_export]
+                macro_rules! #callback { #rules }
+            };
+        }
         quote! {
             #[doc(hidden)]
             #[allow(unused_macros)]
-            macro_rules! #callback {
-                ($($input:tt)*) => {
-                    #krate::__private::feature_gate! { #absolute #path_display { #krate } $($input)* }
-                };
-            }
+            macro_rules! #callback { #rules }
             #[doc(hidden)]
             #[allow(unused_imports)]
             pub(crate) use #callback;
