@@ -85,22 +85,50 @@ fn rebuild(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(30));
-    for count in [10, 1_000] {
-        let directory = crates::generated_crate(count);
-        crates::cargo_build(&directory);
-        let mut run = 0;
-        group.bench_function(format!("crate with {count} flags"), |b| {
-            b.iter_custom(|builds| {
-                (0..builds)
-                    .map(|_| {
-                        run += 1;
-                        crates::write_main(&directory, run);
-                        crates::cargo_build(&directory)
-                    })
-                    .sum()
-            });
+    let small = crates::generated_crate(10);
+    let large = crates::generated_crate(1_000);
+    let mut run = 0;
+    let mut rebuild = |directory: &std::path::Path| {
+        run += 1;
+        crates::write_main(directory, run);
+        crates::cargo_build(directory)
+    };
+    rebuild(&small);
+    rebuild(&large);
+    for (name, directory) in [("10", &small), ("1000", &large)] {
+        group.bench_function(format!("crate with {name} flags"), |b| {
+            b.iter_custom(|builds| (0..builds).map(|_| rebuild(directory)).sum());
         });
     }
+    // The layout for a large file: the flags in a library of their own, the edit in the
+    // binary that uses them.
+    let split = crates::split_workspace(1_000);
+    crates::cargo_build(&split);
+    let mut split_run = 0;
+    group.bench_function("1000 flags declared in a crate of their own", |b| {
+        b.iter_custom(|builds| {
+            (0..builds)
+                .map(|_| {
+                    split_run += 1;
+                    crates::write_app_main(&split, 1_000, split_run);
+                    crates::cargo_build(&split)
+                })
+                .sum()
+        });
+    });
+    // The budget's figure: each 1,000-flag rebuild right after a 10-flag one, so that both
+    // see the machine in the same state (its speed drifts by a fifth over an hour), and the
+    // difference of the two summed.
+    group.bench_function("1000 flags over 10, interleaved", |b| {
+        b.iter_custom(|builds| {
+            (0..builds)
+                .map(|_| {
+                    let small = rebuild(&small);
+                    rebuild(&large).saturating_sub(small)
+                })
+                .sum()
+        });
+    });
     group.finish();
 }
 
