@@ -31,7 +31,7 @@ enum Kind {
         op: Op,
         test: TextTest,
         ignore_case: bool,
-        strings: Box<[Box<str>]>,
+        strings: Texts,
     },
     /// `exists`, the one test of absence: it holds or not whether the attribute is there.
     Exists(Name),
@@ -46,6 +46,30 @@ enum Kind {
     Segment(usize),
     /// The current time against a fixed time.
     Now { op: Op, at: Timestamp },
+}
+
+/// A string operator's strings. One string, the usual operand, is kept in place, so that
+/// testing it reads no array first.
+#[derive(Debug)]
+enum Texts {
+    One(Box<str>),
+    Many(Box<[Box<str>]>),
+}
+
+impl Texts {
+    fn new(strings: &[String]) -> Self {
+        match strings {
+            [only] => Self::One(only.as_str().into()),
+            _ => Self::Many(strings.iter().map(|s| s.as_str().into()).collect()),
+        }
+    }
+
+    fn as_slice(&self) -> &[Box<str>] {
+        match self {
+            Self::One(only) => std::slice::from_ref(only),
+            Self::Many(strings) => strings,
+        }
+    }
 }
 
 /// An attribute's name and its hash, which a derived context matches on.
@@ -93,7 +117,7 @@ impl Check {
                         op: *op,
                         test,
                         ignore_case: *ignore_case,
-                        strings: strings.iter().map(|s| s.as_str().into()).collect(),
+                        strings: Texts::new(strings),
                     },
                     _ => Kind::Compare {
                         attribute,
@@ -128,8 +152,11 @@ impl Check {
             return self.holds_otherwise(context, scope);
         };
         let result = match attribute.read(context) {
-            Some(Attribute::Str(text)) => Some(test.holds(text, strings, *ignore_case)),
-            Some(other) => strings_of_other(other, *op, *ignore_case, strings),
+            Some(Attribute::Str(text)) => Some(match strings {
+                Texts::One(only) => test.holds_one(text, only, *ignore_case),
+                Texts::Many(strings) => test.holds(text, strings, *ignore_case),
+            }),
+            Some(other) => strings_of_other(other, *op, *ignore_case, strings.as_slice()),
             None => None,
         };
         ops::outcome(result, self.negate)
@@ -147,7 +174,7 @@ impl Check {
                 ..
             } => attribute
                 .read(context)
-                .and_then(|value| ops::strings(value, *op, *ignore_case, strings)),
+                .and_then(|value| ops::strings(value, *op, *ignore_case, strings.as_slice())),
             Kind::Exists(attribute) => Some(attribute.read(context).is_some()),
             Kind::Compare {
                 attribute,

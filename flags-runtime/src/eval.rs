@@ -31,6 +31,10 @@ pub(crate) struct Program {
     rules: Box<[PreparedRule]>,
     /// `targeting`'s fallthrough, prepared (`value` when there is no targeting).
     fallthrough: PreparedServe,
+    /// The usual targeting, one rule of one condition serving a value and a value otherwise,
+    /// kept together: a check then reads no array of rules or conditions. Boxed, so that
+    /// every flag's entry in a configuration stays as small as before.
+    one_rule: Option<Box<OneRule>>,
     /// The environment whose compiled rules evaluate this program, when the macro compiled
     /// them and nothing replaced them.
     pub(crate) native: Option<usize>,
@@ -59,6 +63,7 @@ impl Program {
             Some(targeting) => PreparedServe::new(&targeting.fallthrough),
             None => PreparedServe::Value(value.clone()),
         };
+        let one_rule = targeting.as_deref().and_then(OneRule::of).map(Box::new);
         Self {
             targeting,
             value,
@@ -67,6 +72,7 @@ impl Program {
             default,
             rules,
             fallthrough,
+            one_rule,
             native: None,
         }
     }
@@ -80,6 +86,33 @@ impl Program {
     /// The conditions of rule `position` (from 0), prepared.
     pub(crate) fn checks(&self, position: usize) -> &[Check] {
         self.rules.get(position).map_or(&[], |rule| &rule.checks)
+    }
+}
+
+/// A targeting of one rule with one condition, serving a value, and a value otherwise.
+#[derive(Debug)]
+struct OneRule {
+    check: Check,
+    then: Value,
+    otherwise: Value,
+}
+
+impl OneRule {
+    fn of(targeting: &Targeting) -> Option<Self> {
+        let [rule] = &targeting.rules[..] else {
+            return None;
+        };
+        let [condition] = &rule.conditions[..] else {
+            return None;
+        };
+        match (&rule.serve, &targeting.fallthrough) {
+            (Serve::Value(then), Serve::Value(otherwise)) => Some(Self {
+                check: Check::new(condition),
+                then: then.clone(),
+                otherwise: otherwise.clone(),
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -382,6 +415,12 @@ impl Program {
         context: Option<&dyn AnyContext>,
         scope: &Scope<'_>,
     ) -> &'a Value {
+        if let Some(one) = &self.one_rule {
+            return match one.check.holds(context, scope) {
+                true => &one.then,
+                false => &one.otherwise,
+            };
+        }
         match self.walk(context, scope) {
             Decided::Rule(_, value, _) | Decided::Fallthrough(value, _) => value,
             Decided::NoKey(_) => &self.default,
@@ -474,5 +513,93 @@ fn rolled_out<'a>(
     match rollout.splits.last() {
         Some(split) => Served::Value(&split.value, Some(bucket)),
         None => Served::NoKey(rollout),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flags_model::{Condition, Op, Operand, Rule, Timestamp};
+
+    use super::*;
+    use crate::Context;
+
+    fn rule(conditions: Vec<Condition>, serve: bool) -> Rule {
+        Rule {
+            name: None,
+            conditions,
+            serve: Serve::Value(Value::Bool(serve)),
+            line: 1,
+        }
+    }
+
+    fn ends_with(attribute: &str, suffix: &str, negate: bool) -> Condition {
+        Condition {
+            test: Test::Attribute {
+                attribute: attribute.to_owned(),
+                op: Op::EndsWith,
+                ignore_case: false,
+                operand: Operand::Strings(vec![suffix.to_owned()]),
+            },
+            negate,
+        }
+    }
+
+    fn program(rules: Vec<Rule>) -> Program {
+        let targeting = Targeting {
+            rules,
+            fallthrough: Serve::Value(Value::Bool(false)),
+            line: 1,
+        };
+        Program::new(
+            Some(Arc::new(targeting)),
+            Value::Bool(false),
+            Origin::Programmatic,
+            Vec::new(),
+            Value::Bool(false),
+        )
+    }
+
+    #[test]
+    fn one_rule_of_one_condition_is_kept_in_place_and_serves_what_the_walk_serves() {
+        let staff = [
+            program(vec![rule(
+                vec![ends_with("email", "@example.com", false)],
+                true,
+            )]),
+            program(vec![rule(
+                vec![ends_with("email", "@example.com", true)],
+                true,
+            )]),
+        ];
+        assert!(staff.iter().all(|p| p.one_rule.is_some()));
+        // Two conditions, or two rules, take the walk.
+        let two = program(vec![rule(
+            vec![
+                ends_with("email", "@example.com", false),
+                ends_with("email", ".com", false),
+            ],
+            true,
+        )]);
+        assert!(two.one_rule.is_none());
+        let scope = Scope {
+            segments: &[],
+            now: &Timestamp::now,
+        };
+        let contexts = [
+            Some(Context::new("u-1").with("email", "ada@example.com")),
+            Some(Context::new("u-2").with("email", "bob@elsewhere.org")),
+            Some(Context::new("u-3")),
+            None,
+        ];
+        for program in staff.iter().chain([&two]) {
+            for context in &contexts {
+                let context = context.as_ref().map(|c| c as &dyn AnyContext);
+                let (decided, _) = program.decide(context, &scope);
+                assert_eq!(program.value_for(context, &scope), decided);
+            }
+        }
+        let ada = Context::new("u-1").with("email", "ada@example.com");
+        assert_eq!(staff[0].value_for(Some(&ada), &scope), &Value::Bool(true));
+        assert_eq!(staff[1].value_for(Some(&ada), &scope), &Value::Bool(false));
     }
 }

@@ -70,13 +70,19 @@ impl TextTest {
         })
     }
 
+    /// Whether `text` passes against the one string `expected`.
+    #[inline(always)]
+    pub(crate) fn holds_one(self, text: &str, expected: &str, ignore_case: bool) -> bool {
+        (self.test)(text, expected, ignore_case) != self.negated
+    }
+
     /// Whether `text` passes against `strings`. Each test is called directly, in a plain
     /// loop, so that compiled rules inline it with their operands.
     #[inline(always)]
     pub(crate) fn holds<S: AsRef<str>>(self, text: &str, strings: &[S], ignore_case: bool) -> bool {
         // One string, the usual operand: no loop.
         if let [only] = strings {
-            return (self.test)(text, only.as_ref(), ignore_case) != self.negated;
+            return self.holds_one(text, only.as_ref(), ignore_case);
         }
         let mut any = false;
         for expected in strings {
