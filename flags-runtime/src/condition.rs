@@ -7,13 +7,13 @@ use std::sync::Arc;
 use flags_model::{Condition, Op, Operand, Segment, Test, Timestamp};
 
 use crate::context::{AnyContext, Attribute, AttributeId};
-use crate::ops::{self, TextTest};
+use crate::ops;
 use crate::sources::Membership;
 
-/// What an evaluation reads besides the context.
+/// What an evaluation reads besides the context and the clock: passed by value, two words.
+#[derive(Clone, Copy)]
 pub(crate) struct Scope<'a> {
     pub(crate) segments: &'a [SegmentState],
-    pub(crate) now: &'a dyn Fn() -> Timestamp,
 }
 
 /// One condition of a rule or a segment, ready to test.
@@ -25,13 +25,23 @@ pub(crate) struct Check {
 
 #[derive(Debug)]
 enum Kind {
-    /// A string operator: a string attribute takes `test`, a list one `ops::strings`.
+    /// A string attribute compared byte for byte with one string: the usual condition
+    /// (`email ends_with "@example.com"`), tested inline. An attribute of another kind is
+    /// tested as [`Kind::Text`] would.
+    Bytes {
+        attribute: Name,
+        op: Op,
+        compare: ByteCompare,
+        expected: Box<str>,
+        /// Whether a match makes the condition false (`not_equals`, or `negate`, not both).
+        flip: bool,
+    },
+    /// Any other string operator: a string attribute or a list.
     Text {
         attribute: Name,
         op: Op,
-        test: TextTest,
         ignore_case: bool,
-        strings: Texts,
+        strings: Box<[Box<str>]>,
     },
     /// `exists`, the one test of absence: it holds or not whether the attribute is there.
     Exists(Name),
@@ -48,26 +58,31 @@ enum Kind {
     Now { op: Op, at: Timestamp },
 }
 
-/// A string operator's strings. One string, the usual operand, is kept in place, so that
-/// testing it reads no array first.
-#[derive(Debug)]
-enum Texts {
-    One(Box<str>),
-    Many(Box<[Box<str>]>),
+/// How a [`Kind::Bytes`] condition compares its string.
+#[derive(Clone, Copy, Debug)]
+enum ByteCompare {
+    Equals,
+    StartsWith,
+    EndsWith,
 }
 
-impl Texts {
-    fn new(strings: &[String]) -> Self {
-        match strings {
-            [only] => Self::One(only.as_str().into()),
-            _ => Self::Many(strings.iter().map(|s| s.as_str().into()).collect()),
+impl ByteCompare {
+    /// The byte comparison `op` makes of a string with one string, if it is one.
+    fn of(op: Op) -> Option<Self> {
+        match op {
+            Op::Equals | Op::In | Op::NotEquals | Op::NotIn => Some(Self::Equals),
+            Op::StartsWith => Some(Self::StartsWith),
+            Op::EndsWith => Some(Self::EndsWith),
+            _ => None,
         }
     }
 
-    fn as_slice(&self) -> &[Box<str>] {
+    #[inline(always)]
+    fn matches(self, text: &str, expected: &str) -> bool {
         match self {
-            Self::One(only) => std::slice::from_ref(only),
-            Self::Many(strings) => strings,
+            Self::Equals => ops::equals(text, expected, false),
+            Self::StartsWith => ops::starts_with(text, expected, false),
+            Self::EndsWith => ops::ends_with(text, expected, false),
         }
     }
 }
@@ -111,14 +126,24 @@ impl Check {
                 operand,
             } => {
                 let attribute = Name::new(attribute);
-                match (operand, TextTest::of(*op)) {
-                    (Operand::Strings(strings), Some(test)) => Kind::Text {
-                        attribute,
-                        op: *op,
-                        test,
-                        ignore_case: *ignore_case,
-                        strings: Texts::new(strings),
-                    },
+                match operand {
+                    Operand::Strings(strings) if ops::is_string_operator(*op) => {
+                        match (strings.as_slice(), ByteCompare::of(*op)) {
+                            ([only], Some(compare)) if !*ignore_case => Kind::Bytes {
+                                attribute,
+                                op: *op,
+                                compare,
+                                expected: only.as_str().into(),
+                                flip: matches!(op, Op::NotEquals | Op::NotIn) != condition.negate,
+                            },
+                            _ => Kind::Text {
+                                attribute,
+                                op: *op,
+                                ignore_case: *ignore_case,
+                                strings: strings.iter().map(|s| s.as_str().into()).collect(),
+                            },
+                        }
+                    }
                     _ => Kind::Compare {
                         attribute,
                         op: *op,
@@ -138,43 +163,46 @@ impl Check {
     /// attribute, an attribute of another kind than the operand) makes it false, `negate`
     /// or not.
     #[inline]
-    pub(crate) fn holds(&self, context: Option<&dyn AnyContext>, scope: &Scope<'_>) -> bool {
-        // A string attribute tested by a string operator, the usual condition, inline; the
+    pub(crate) fn holds(&self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> bool {
+        // A string compared byte for byte with one string, the usual condition, inline; the
         // rest out of line, so that the loop over conditions stays small.
-        let Kind::Text {
+        let Kind::Bytes {
             attribute,
-            op,
-            test,
-            ignore_case,
-            strings,
+            compare,
+            expected,
+            flip,
+            ..
         } = &self.kind
         else {
             return self.holds_otherwise(context, scope);
         };
-        let result = match attribute.read(context) {
-            Some(Attribute::Str(text)) => Some(match strings {
-                Texts::One(only) => test.holds_one(text, only, *ignore_case),
-                Texts::Many(strings) => test.holds(text, strings, *ignore_case),
-            }),
-            Some(other) => strings_of_other(other, *op, *ignore_case, strings.as_slice()),
-            None => None,
-        };
-        ops::outcome(result, self.negate)
+        match attribute.read(context) {
+            Some(Attribute::Str(text)) => compare.matches(text, expected) != *flip,
+            Some(_) => self.holds_otherwise(context, scope),
+            None => false,
+        }
     }
 
     /// [`Check::holds`] of any condition but a string operator's.
     #[inline(never)]
-    fn holds_otherwise(&self, context: Option<&dyn AnyContext>, scope: &Scope<'_>) -> bool {
+    fn holds_otherwise(&self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> bool {
         let result = match &self.kind {
+            Kind::Bytes {
+                attribute,
+                op,
+                expected,
+                ..
+            } => attribute
+                .read(context)
+                .and_then(|value| ops::strings(value, *op, false, std::slice::from_ref(expected))),
             Kind::Text {
                 attribute,
                 op,
                 ignore_case,
                 strings,
-                ..
             } => attribute
                 .read(context)
-                .and_then(|value| ops::strings(value, *op, *ignore_case, strings.as_slice())),
+                .and_then(|value| ops::strings(value, *op, *ignore_case, strings)),
             Kind::Exists(attribute) => Some(attribute.read(context).is_some()),
             Kind::Compare {
                 attribute,
@@ -188,21 +216,10 @@ impl Check {
                 let segment = scope.segments.get(*index)?;
                 Some(segment.has(context, scope))
             }),
-            Kind::Now { op, at } => Some(ops::now(*op, (scope.now)(), *at)),
+            Kind::Now { op, at } => Some(ops::now(*op, Timestamp::now(), *at)),
         };
         ops::outcome(result, self.negate)
     }
-}
-
-/// A string operator's test of an attribute that is not a string (a list, say): out of line.
-#[inline(never)]
-fn strings_of_other(
-    value: Attribute<'_>,
-    op: Op,
-    ignore_case: bool,
-    strings: &[Box<str>],
-) -> Option<bool> {
-    ops::strings(value, op, ignore_case, strings)
 }
 
 /// `None` when the attribute cannot be compared with the operand.
@@ -277,7 +294,7 @@ impl SegmentState {
     }
 
     /// Whether `context` is in the segment: its key is listed, or one of its rules holds.
-    fn has(&self, context: &dyn AnyContext, scope: &Scope<'_>) -> bool {
+    fn has(&self, context: &dyn AnyContext, scope: Scope<'_>) -> bool {
         self.lists(context.context_key())
             || self
                 .rules
@@ -304,11 +321,7 @@ mod tests {
     }
 
     fn holds(check: &Check, context: &Context) -> bool {
-        let scope = Scope {
-            segments: &[],
-            now: &Timestamp::now,
-        };
-        check.holds(Some(context), &scope)
+        check.holds(Some(context), Scope { segments: &[] })
     }
 
     #[test]
@@ -341,5 +354,73 @@ mod tests {
             negate: true,
         });
         assert!(holds(&exists, &ada));
+    }
+
+    #[test]
+    fn one_string_compared_inline_means_what_the_operator_means() {
+        let ada = Context::new("u-1")
+            .with("email", "ada@example.com")
+            .with("plan", "Pro")
+            .with("bio", "written at length, more than sixteen bytes");
+        let cases: &[(&str, Op, &str, bool, bool)] = &[
+            ("email", Op::Equals, "ada@example.com", false, true),
+            ("email", Op::Equals, "ada@example.co", false, false),
+            ("email", Op::StartsWith, "ada@", false, true),
+            (
+                "email",
+                Op::StartsWith,
+                "ada@example.com and more",
+                false,
+                false,
+            ),
+            ("email", Op::EndsWith, "example.com", false, true),
+            ("email", Op::EndsWith, "example.org", false, false),
+            // `not_equals` flips a match, `negate` flips it back.
+            ("email", Op::NotEquals, "ada@example.com", false, false),
+            ("email", Op::NotEquals, "ada@example.com", true, true),
+            ("email", Op::NotIn, "bob@example.com", true, false),
+            // Case matters unless ignored; longer texts are compared whole.
+            ("plan", Op::Equals, "pro", false, false),
+            ("plan", Op::Equals, "Pro", false, true),
+            ("bio", Op::EndsWith, "more than sixteen bytes", false, true),
+            (
+                "bio",
+                Op::Equals,
+                "written at length, more than sixteen byte",
+                false,
+                false,
+            ),
+        ];
+        for &(attribute, op, expected, negate, holds_for_ada) in cases {
+            let check = condition(attribute, op, &[expected], negate);
+            assert!(
+                matches!(check.kind, Kind::Bytes { .. }),
+                "{attribute} {op:?}"
+            );
+            assert_eq!(
+                holds(&check, &ada),
+                holds_for_ada,
+                "{attribute} {op:?} {expected:?} negate={negate}"
+            );
+        }
+        // Ignored case, several strings and `contains` take the general test.
+        let ignoring_case = Check::new(&Condition {
+            test: Test::Attribute {
+                attribute: "plan".to_owned(),
+                op: Op::Equals,
+                ignore_case: true,
+                operand: Operand::Strings(vec!["pro".to_owned()]),
+            },
+            negate: false,
+        });
+        assert!(matches!(ignoring_case.kind, Kind::Text { .. }));
+        assert!(holds(&ignoring_case, &ada));
+        let several = condition("plan", Op::In, &["Basic", "Pro"], false);
+        assert!(matches!(several.kind, Kind::Text { .. }));
+        assert!(holds(&several, &ada));
+        assert!(holds(
+            &condition("bio", Op::Contains, &["length"], false),
+            &ada
+        ));
     }
 }

@@ -370,7 +370,7 @@ impl Program {
     pub(crate) fn evaluate<'a>(
         &'a self,
         context: Option<&dyn AnyContext>,
-        scope: &Scope<'_>,
+        scope: Scope<'_>,
     ) -> Outcome<'a> {
         let (value, why) = self.decide(context, scope);
         Outcome {
@@ -384,7 +384,7 @@ impl Program {
     pub(crate) fn decide<'a>(
         &'a self,
         context: Option<&dyn AnyContext>,
-        scope: &Scope<'_>,
+        scope: Scope<'_>,
     ) -> (&'a Value, Why<'a>) {
         let Some(targeting) = &self.targeting else {
             return (&self.value, Why::Static(&self.origin));
@@ -409,11 +409,11 @@ impl Program {
 
     /// The value [`Program::decide`] gives, without the reason: what a check that nobody
     /// asks the reason of needs.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn value_for<'a>(
         &'a self,
         context: Option<&dyn AnyContext>,
-        scope: &Scope<'_>,
+        scope: Scope<'_>,
     ) -> &'a Value {
         if let Some(one) = &self.one_rule {
             return match one.check.holds(context, scope) {
@@ -430,7 +430,7 @@ impl Program {
     /// The rules in order, then the fallthrough: the one evaluation of prepared targeting,
     /// which both [`Program::decide`] and [`Program::value_for`] read.
     #[inline(always)]
-    fn walk<'a>(&'a self, context: Option<&dyn AnyContext>, scope: &Scope<'_>) -> Decided<'a> {
+    fn walk<'a>(&'a self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> Decided<'a> {
         for (position, rule) in self.rules.iter().enumerate() {
             if !rule.checks.iter().all(|check| check.holds(context, scope)) {
                 continue;
@@ -518,7 +518,7 @@ fn rolled_out<'a>(
 
 #[cfg(test)]
 mod tests {
-    use flags_model::{Condition, Op, Operand, Rule, Timestamp};
+    use flags_model::{Condition, Op, Operand, Rule};
 
     use super::*;
     use crate::Context;
@@ -581,10 +581,7 @@ mod tests {
             true,
         )]);
         assert!(two.one_rule.is_none());
-        let scope = Scope {
-            segments: &[],
-            now: &Timestamp::now,
-        };
+        let scope = Scope { segments: &[] };
         let contexts = [
             Some(Context::new("u-1").with("email", "ada@example.com")),
             Some(Context::new("u-2").with("email", "bob@elsewhere.org")),
@@ -594,12 +591,12 @@ mod tests {
         for program in staff.iter().chain([&two]) {
             for context in &contexts {
                 let context = context.as_ref().map(|c| c as &dyn AnyContext);
-                let (decided, _) = program.decide(context, &scope);
-                assert_eq!(program.value_for(context, &scope), decided);
+                let (decided, _) = program.decide(context, scope);
+                assert_eq!(program.value_for(context, scope), decided);
             }
         }
         let ada = Context::new("u-1").with("email", "ada@example.com");
-        assert_eq!(staff[0].value_for(Some(&ada), &scope), &Value::Bool(true));
-        assert_eq!(staff[1].value_for(Some(&ada), &scope), &Value::Bool(false));
+        assert_eq!(staff[0].value_for(Some(&ada), scope), &Value::Bool(true));
+        assert_eq!(staff[1].value_for(Some(&ada), scope), &Value::Bool(false));
     }
 }

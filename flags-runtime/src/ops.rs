@@ -44,10 +44,16 @@ pub fn strings<S: AsRef<str>>(
     }
 }
 
-/// What a string operator tests a string attribute for, chosen once: the interpreter keeps
-/// one per condition, compiled rules fold it away.
+/// Whether `op` compares strings (a string attribute, or a list's items, with the operand's
+/// strings).
+pub(crate) fn is_string_operator(op: Op) -> bool {
+    TextTest::of(op).is_some()
+}
+
+/// What a string operator tests a string attribute for, chosen from the operator: compiled
+/// rules, whose operator is a constant, fold it away.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct TextTest {
+struct TextTest {
     test: fn(&str, &str, bool) -> bool,
     /// `not_equals` and `not_in`: true when no string matches.
     negated: bool,
@@ -56,7 +62,7 @@ pub(crate) struct TextTest {
 impl TextTest {
     /// The test of `op`, when it is a string operator.
     #[inline(always)]
-    pub(crate) fn of(op: Op) -> Option<Self> {
+    fn of(op: Op) -> Option<Self> {
         let test: fn(&str, &str, bool) -> bool = match op {
             Op::Equals | Op::In | Op::NotEquals | Op::NotIn => equals,
             Op::StartsWith => starts_with,
@@ -72,14 +78,14 @@ impl TextTest {
 
     /// Whether `text` passes against the one string `expected`.
     #[inline(always)]
-    pub(crate) fn holds_one(self, text: &str, expected: &str, ignore_case: bool) -> bool {
+    fn holds_one(self, text: &str, expected: &str, ignore_case: bool) -> bool {
         (self.test)(text, expected, ignore_case) != self.negated
     }
 
     /// Whether `text` passes against `strings`. Each test is called directly, in a plain
     /// loop, so that compiled rules inline it with their operands.
     #[inline(always)]
-    pub(crate) fn holds<S: AsRef<str>>(self, text: &str, strings: &[S], ignore_case: bool) -> bool {
+    fn holds<S: AsRef<str>>(self, text: &str, strings: &[S], ignore_case: bool) -> bool {
         // One string, the usual operand: no loop.
         if let [only] = strings {
             return self.holds_one(text, only.as_ref(), ignore_case);
@@ -204,7 +210,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[inline(always)]
-fn equals(text: &str, expected: &str, ignore_case: bool) -> bool {
+pub(crate) fn equals(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
         return same_bytes(text.as_bytes(), expected.as_bytes());
     }
@@ -217,12 +223,12 @@ fn equals(text: &str, expected: &str, ignore_case: bool) -> bool {
 }
 
 #[inline(always)]
-fn starts_with(text: &str, expected: &str, ignore_case: bool) -> bool {
+pub(crate) fn starts_with(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
-        return text
-            .as_bytes()
-            .get(..expected.len())
-            .is_some_and(|start| same_bytes(start, expected.as_bytes()));
+        return match text.as_bytes().get(..expected.len()) {
+            Some(start) => same_bytes(start, expected.as_bytes()),
+            None => false,
+        };
     }
     if text.is_ascii() {
         return text.len() >= expected.len()
@@ -233,12 +239,12 @@ fn starts_with(text: &str, expected: &str, ignore_case: bool) -> bool {
 }
 
 #[inline(always)]
-fn ends_with(text: &str, expected: &str, ignore_case: bool) -> bool {
+pub(crate) fn ends_with(text: &str, expected: &str, ignore_case: bool) -> bool {
     if !ignore_case {
-        return text
-            .len()
-            .checked_sub(expected.len())
-            .is_some_and(|from| same_bytes(&text.as_bytes()[from..], expected.as_bytes()));
+        return match text.len().checked_sub(expected.len()) {
+            Some(from) => same_bytes(&text.as_bytes()[from..], expected.as_bytes()),
+            None => false,
+        };
     }
     if text.is_ascii() {
         let from = text.len().checked_sub(expected.len());

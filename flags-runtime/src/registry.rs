@@ -179,8 +179,12 @@ impl<const N: usize> Registry<N> {
         decode: fn(u64) -> T,
         native: impl Fn(u32, &C) -> Option<T> + Copy,
     ) -> T {
+        if word & LOCAL == 0 {
+            // Unmarked: the flag is interpreted, or its compiled rules left it to the runtime.
+            return self.interpret(index, context, true);
+        }
         // This thread holds no stub and no configuration of its own: the marks do not apply.
-        let shared = word & LOCAL != 0 && scope::none_in_this_thread();
+        let shared = scope::none_in_this_thread();
         if shared && word & (TAG_MASK | OBSERVED) == INLINE {
             return decode(word);
         }
@@ -189,7 +193,7 @@ impl<const N: usize> Registry<N> {
                 return value;
             }
         }
-        self.interpret(index, context)
+        self.interpret(index, context, shared)
     }
 
     /// Flag `index` for `context`, by the runtime: out of line once per context and value
@@ -199,8 +203,14 @@ impl<const N: usize> Registry<N> {
         &'static self,
         index: usize,
         context: &C,
+        unstubbed: bool,
     ) -> T {
-        self.runtime.read_for_inlined(index, &context)
+        if unstubbed {
+            if let Some(value) = self.runtime.read_for_cached(index, &context) {
+                return value;
+            }
+        }
+        self.runtime.read_for(index, &context)
     }
 
     /// Float flag `index` for `context`.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use arc_swap::ArcSwap;
-use flags_model::{Catalog, Flag, Input, MAX_REQUIREMENT_DEPTH, SourceFile, Timestamp, Value};
+use flags_model::{Catalog, Flag, Input, MAX_REQUIREMENT_DEPTH, SourceFile, Value};
 
 use crate::condition::Scope;
 use crate::context::{self, AnyContext, Attribute};
@@ -829,9 +829,8 @@ impl Runtime {
         }
         let scope = Scope {
             segments: &resolution.segments,
-            now: &Timestamp::now,
         };
-        program.evaluate(context, &scope)
+        program.evaluate(context, scope)
     }
 
     /// The public form of an outcome's reason.
@@ -880,19 +879,37 @@ impl Runtime {
     #[doc(hidden)]
     #[inline(never)]
     pub fn read_for<T: FromValue>(&'static self, index: usize, context: &dyn AnyContext) -> T {
-        self.read_for_inlined(index, context)
+        self.with_current(|resolution| self.read_for_in(resolution, index, context))
     }
 
-    /// [`Runtime::read_for`], inlined: for a caller that is itself the one out-of-line copy
-    /// of a check.
-    #[doc(hidden)]
+    /// Flag `index` for `context` as the interpreter's usual check makes it, inlined into the
+    /// caller: when this thread's cached configuration is the one in force, no stub or held
+    /// configuration applies (the caller read the flag's word unmarked), nobody asks why, and
+    /// the flag requires no other flag. `None` for anything else: the caller then takes
+    /// [`Runtime::read_for`]. Kept apart from it so that the usual check has a small frame.
     #[inline(always)]
-    pub fn read_for_inlined<T: FromValue>(
+    pub(crate) fn read_for_cached<T: FromValue>(
         &'static self,
         index: usize,
         context: &dyn AnyContext,
-    ) -> T {
-        self.with_current(|resolution| self.read_for_in(resolution, index, context))
+    ) -> Option<T> {
+        let state = self.state.get()?;
+        if !scope::none_in_this_thread() {
+            return None;
+        }
+        let generation = state.generation.load(Ordering::Acquire);
+        let me = std::ptr::from_ref(self).addr();
+        LAST_USED
+            .try_with(|cell| {
+                let kept = cell.try_borrow().ok()?;
+                let (runtime, resolution) = kept.as_ref()?;
+                if *runtime != me || resolution.generation != generation {
+                    return None;
+                }
+                T::from_value(self.value_only(resolution, index, context, true)?)
+            })
+            .ok()
+            .flatten()
     }
 
     /// [`Runtime::read_for`] in `resolution`: inlined into the thread cache's hit, so that a
@@ -904,7 +921,7 @@ impl Runtime {
         index: usize,
         context: &dyn AnyContext,
     ) -> T {
-        match self.value_only(resolution, index, context) {
+        match self.value_only(resolution, index, context, false) {
             Some(value) => self.typed(index, value),
             None => self.reported_for(resolution, index, context),
         }
@@ -926,18 +943,21 @@ impl Runtime {
 
     /// The value of flag `index` for `context` when nobody asks why (no listener, no
     /// `tracing` subscriber for evaluations), no stub can apply and the flag requires no
-    /// other flag: targeting evaluated without the rest of an outcome.
+    /// other flag: targeting evaluated without the rest of an outcome. `unstubbed`: the
+    /// caller knows no stub applies, and the flag's word need not be read again.
     #[inline]
     fn value_only<'r>(
         &self,
         resolution: &'r Resolution,
         index: usize,
         context: &dyn AnyContext,
+        unstubbed: bool,
     ) -> Option<&'r Value> {
-        let unmarked = self
-            .slots
-            .get(index)
-            .is_some_and(|slot| slot.load(Ordering::Relaxed) & LOCAL == 0);
+        let unmarked = unstubbed
+            || self
+                .slots
+                .get(index)
+                .is_some_and(|slot| slot.load(Ordering::Relaxed) & LOCAL == 0);
         if !unmarked || self.listeners.wanted() {
             return None;
         }
@@ -946,9 +966,8 @@ impl Runtime {
             Resolved::Dynamic(program) if program.requires.is_empty() => {
                 let scope = Scope {
                     segments: &resolution.segments,
-                    now: &Timestamp::now,
                 };
-                Some(program.value_for(Some(context), &scope))
+                Some(program.value_for(Some(context), scope))
             }
             Resolved::Dynamic(_) => None,
         }

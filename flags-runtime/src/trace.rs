@@ -2,7 +2,7 @@
 //! (`flags explain`): which prerequisites held, which conditions of each rule held, which rule
 //! or fallthrough decided. It reuses the evaluation code, so it cannot disagree with it.
 
-use flags_model::{Condition, Rule, Serve, Timestamp, Value};
+use flags_model::{Condition, Rule, Serve, Value};
 
 use crate::condition::{Check, Scope};
 use crate::context::{self, AnyContext};
@@ -170,7 +170,6 @@ impl Runtime {
         };
         let scope = Scope {
             segments: &resolution.segments,
-            now: &Timestamp::now,
         };
         let deciding_rule = match outcome.why {
             Why::Rule { number, .. } => Some(number),
@@ -182,7 +181,7 @@ impl Runtime {
             .enumerate()
             .map(|(position, rule)| {
                 let checks = program.checks(position);
-                trace_rule(position + 1, rule, checks, context, &scope, deciding_rule)
+                trace_rule(position + 1, rule, checks, context, scope, deciding_rule)
             })
             .collect();
         let mut fallthrough = serve_trace(&targeting.fallthrough, context);
@@ -197,7 +196,7 @@ fn trace_rule(
     rule: &Rule,
     checks: &[Check],
     context: Option<&dyn AnyContext>,
-    scope: &Scope<'_>,
+    scope: Scope<'_>,
     deciding_rule: Option<usize>,
 ) -> RuleTrace {
     let conditions: Vec<ConditionTrace> = rule
