@@ -120,7 +120,7 @@ impl<C: EvaluationContext + ?Sized> AnyContext for C {
     fn context_attribute(&self, name: &str) -> Option<Attribute<'_>> {
         self.attribute(name)
     }
-    #[inline]
+    #[inline(always)]
     fn context_attribute_by_id(&self, id: AttributeId<'_>) -> Option<Attribute<'_>> {
         self.attribute_by_id(id)
     }

@@ -421,6 +421,13 @@ impl Program {
                 false => &one.otherwise,
             };
         }
+        self.value_walked(context, scope)
+    }
+
+    /// [`Program::value_for`] of any targeting but one rule of one condition: out of line, so
+    /// that the usual check keeps a small frame.
+    #[inline(never)]
+    fn value_walked<'a>(&'a self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> &'a Value {
         match self.walk(context, scope) {
             Decided::Rule(_, value, _) | Decided::Fallthrough(value, _) => value,
             Decided::NoKey(_) => &self.default,
