@@ -98,11 +98,25 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
     } else {
         None
     };
+    // A file that does not parse may name the flag too: the list is not whole without it.
+    let unreadable: Vec<(String, usize, &str)> = scan
+        .unreadable
+        .iter()
+        .map(|file| {
+            let line = file.position.map_or(0, |(line, _)| line);
+            (file.path.clone(), line, file.message.as_str())
+        })
+        .collect();
     if let Format::Json = args.format {
         print_json(&json!({
             "flag": key,
             "declared": flag.is_some(),
             "suggestion": suggestion,
+            "unreadable": unreadable.iter().map(|(file, line, message)| json!({
+                "file": file,
+                "line": (*line > 0).then_some(*line),
+                "message": message,
+            })).collect::<Vec<_>>(),
             "references": places.iter().map(|p| json!({
                 "file": p.file,
                 "line": p.line,
@@ -129,6 +143,16 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
                 None => format!("{}:{}", place.file, place.line),
             };
             println!("[ ] {at}  {}  {}", paint.dim(place.kind), place.text);
+        }
+        for (file, line, message) in &unreadable {
+            let at = match line {
+                0 => file.clone(),
+                line => format!("{file}:{line}"),
+            };
+            eprintln!(
+                "{}: {at}: {message}; references in it are not listed",
+                Paint::stderr().warning("warning")
+            );
         }
     }
     if places.is_empty() {

@@ -97,7 +97,7 @@ pub(crate) fn run(file: Option<&Path>, args: &Args) -> Result<ExitCode, Failure>
         .iter()
         .map(|file| {
             let text = file.text();
-            syn::parse_file(&text[parsed_start(text)..]).ok()
+            scan::parse_file(&text[parsed_start(text)..]).ok()
         })
         .collect();
     let marker = scan::marker_name(flag);
@@ -473,8 +473,11 @@ fn string_mentions(text: &str, retired: &Retired) -> Vec<usize> {
     let base = parsed_start(text);
     let skipped = text[..base].matches('\n').count();
     let mut lines = Vec::new();
+    // Deeper text was not parsed, so it holds nothing rewritten.
     if let Ok(tokens) = text[base..].parse::<TokenStream>() {
-        walk(tokens, &wanted, &mut lines);
+        if scan::nested_too_deep(tokens.clone()).is_none() {
+            walk(tokens, &wanted, &mut lines);
+        }
     }
     lines.iter_mut().for_each(|line| *line += skipped);
     lines

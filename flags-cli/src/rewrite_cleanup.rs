@@ -45,7 +45,7 @@ pub(crate) fn tidy(old: &[&str], new: &mut [String]) -> Vec<Vec<String>> {
         for file in 0..new.len() {
             let text = new[file].clone();
             let base = parsed_start(&text);
-            let Ok(parsed) = syn::parse_file(&text[base..]) else {
+            let Ok(parsed) = crate::scan::parse_file(&text[base..]) else {
                 continue;
             };
             let mut edits = Edits::new(&text, base);

@@ -299,6 +299,47 @@ fn shown(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// How deep brackets may nest in a source file that is parsed. The parser and the visitors
+/// recurse on each level, and a file nested thousands deep would overflow the stack; code
+/// people write stays far below this.
+pub(crate) const MAX_NESTING: usize = 128;
+
+/// `text` parsed as a Rust file, as `syn::parse_file` parses it, unless its brackets nest
+/// deeper than [`MAX_NESTING`]: every parse of a source goes through here.
+pub(crate) fn parse_file(text: &str) -> syn::Result<syn::File> {
+    // A text that does not lex fails in `syn::parse_file` the same way, before any recursion.
+    let lexed = &text[crate::rewrite_text::parsed_start(text)..];
+    if let Ok(tokens) = lexed.parse::<TokenStream>() {
+        if let Some(span) = nested_too_deep(tokens) {
+            return Err(syn::Error::new(
+                span,
+                format!("brackets nest more than {MAX_NESTING} deep"),
+            ));
+        }
+    }
+    syn::parse_file(text)
+}
+
+/// The first group of `tokens` nested deeper than [`MAX_NESTING`], found without recursion.
+pub(crate) fn nested_too_deep(tokens: TokenStream) -> Option<Span> {
+    let mut open = vec![tokens.into_iter()];
+    while let Some(level) = open.last_mut() {
+        match level.next() {
+            Some(TokenTree::Group(group)) => {
+                if open.len() >= MAX_NESTING {
+                    return Some(group.span_open());
+                }
+                open.push(group.stream().into_iter());
+            }
+            Some(_) => {}
+            None => {
+                open.pop();
+            }
+        }
+    }
+    None
+}
+
 /// Scans sources already read, `(path, text)` in path order: those [`scan`] read, or the
 /// text a rewrite would give them.
 pub(crate) fn scan_sources(
@@ -312,7 +353,7 @@ pub(crate) fn scan_sources(
     let mut types = BTreeSet::from([DEFAULT_TYPE.to_owned()]);
     for (path, text) in sources {
         let name = shown(&path);
-        let file = match syn::parse_file(&text) {
+        let file = match parse_file(&text) {
             Ok(file) => file,
             Err(error) => {
                 let start = error.span().start();

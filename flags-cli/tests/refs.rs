@@ -155,3 +155,72 @@ fn a_declared_flag_is_found_by_its_marker_type_and_an_unknown_name_gets_the_clos
     .json();
     assert_eq!(json["suggestion"], "ProductTasks103CommentsFeature");
 }
+
+#[test]
+fn a_file_that_does_not_parse_is_named_as_not_listed() {
+    let dir = project("clean");
+    std::fs::write(
+        dir.path().join("src/broken.rs"),
+        "fn f() { Flags::new_checkout_enabled(; }\n",
+    )
+    .expect("write src/broken.rs");
+    let out = run(dir.path(), "refs new_checkout_enabled").expect(0);
+    assert!(
+        out.stdout.contains("4 references in code"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("warning: src/broken.rs:1: cannot be parsed: ")
+            && out.stderr.contains("references in it are not listed"),
+        "{}",
+        out.stderr
+    );
+    let json = run(dir.path(), "refs new_checkout_enabled --format json")
+        .expect(0)
+        .json();
+    let unreadable = json["unreadable"].as_array().expect("unreadable");
+    assert_eq!(unreadable.len(), 1, "{json}");
+    assert_eq!(unreadable[0]["file"], "src/broken.rs");
+    assert_eq!(unreadable[0]["line"], 1);
+}
+
+#[test]
+fn brackets_nested_thousands_deep_are_refused_not_a_stack_overflow() {
+    let dir = project("clean");
+    let depth = 5_000;
+    let deep = format!(
+        "fn f() -> u32 {{ {}Flags::new_checkout_enabled() as u32{} }}\n",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    std::fs::write(dir.path().join("src/deep.rs"), deep).expect("write src/deep.rs");
+    let out = run(dir.path(), "refs new_checkout_enabled").expect(0);
+    assert!(
+        out.stderr
+            .contains("src/deep.rs:1: cannot be parsed: brackets nest more than 128 deep"),
+        "{}",
+        out.stderr
+    );
+    let removed = run(
+        dir.path(),
+        "remove new_checkout_enabled --keep on --dry-run",
+    );
+    assert!(
+        removed
+            .stderr
+            .contains("src/deep.rs:1: cannot be parsed: brackets nest"),
+        "{}",
+        removed.stderr
+    );
+    assert!(matches!(removed.code, 0 | 1), "{}", removed.stderr);
+    let checked = run(dir.path(), "check");
+    assert!(
+        checked.stderr.contains("brackets nest more than 128 deep")
+            || checked.stdout.contains("brackets nest more than 128 deep"),
+        "{}{}",
+        checked.stdout,
+        checked.stderr
+    );
+}

@@ -4,6 +4,7 @@
 //!
 //! - `seeds/<kind>/`: valid (and a few invalid) files of each kind; `seeds/catalog.toml` is the
 //!   catalog overrides, Redis entries and the CLI's overrides are read against;
+//!   the sources' seeds and fixed crate are flags-cli's fixtures (see [`source_fixture`]);
 //! - `corpus/<kind>/`: every input that ever failed (a panic, a crash, a broken invariant, a
 //!   slow input, an oversized output), named by a hash of its content; `tests/corpus.rs` and
 //!   flags-cli's `tests/fuzz.rs` replay them all.
@@ -83,6 +84,7 @@ pub fn seeds(kind: Kind) -> Vec<Vec<u8>> {
         Kind::Overrides => dir("overrides"),
         Kind::RedisEntry => dir("redis_entry"),
         Kind::EnvVars => dir("env_vars"),
+        Kind::Source => source_seeds(),
         Kind::Cli => {
             let overrides = dir("overrides");
             let first = overrides.first().cloned().unwrap_or_default();
@@ -94,6 +96,29 @@ pub fn seeds(kind: Kind) -> Vec<Vec<u8>> {
             seeds
         }
     }
+}
+
+/// The crate whose `src/lib.rs` each source input is: flags-cli's `remove` fixture (two
+/// bool flags, a variant flag and an integer flag), whose `flags.toml` and overrides file a
+/// source input is scanned with.
+pub fn source_fixture() -> PathBuf {
+    crate_dir().join("../flags-cli/tests/fixtures/remove")
+}
+
+/// The seeds of source inputs: the Rust files of flags-cli's `remove` and `nested_gate`
+/// fixtures, read where they are so that they follow the fixtures.
+fn source_seeds() -> Vec<Vec<u8>> {
+    let fixtures = crate_dir().join("../flags-cli/tests/fixtures");
+    ["remove/src", "remove/tests", "nested_gate/src"]
+        .iter()
+        .flat_map(|dir| {
+            let path = fixtures.join(dir);
+            read_dir(&path)
+                .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+        })
+        .filter(|(path, _)| path.extension().is_some_and(|extension| extension == "rs"))
+        .map(|(_, bytes)| bytes)
+        .collect()
 }
 
 /// A CLI input from its two files.

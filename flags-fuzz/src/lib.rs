@@ -1,6 +1,6 @@
 //! Adversarial inputs for every reader of the flags toolkit, on stable Rust.
 //!
-//! Five kinds of input, each with a target that runs it through the project's own code and
+//! Six kinds of input, each with a target that runs it through the project's own code and
 //! checks what must hold for any input (see `docs/fuzzing.md`):
 //!
 //! - [`Kind::FlagsToml`]: `flags_model::parse`, every diagnostic rendered, and the
@@ -12,7 +12,9 @@
 //! - [`Kind::EnvVars`]: environment variables, which a runtime reloads with before
 //!   evaluating every flag;
 //! - [`Kind::Cli`]: the `flags` binary, as a subprocess, on `check`, `list`, `explain`, `set`
-//!   and `unset`.
+//!   and `unset`;
+//! - [`Kind::Source`]: a Rust source file of a crate, which the `flags` binary scans and
+//!   rewrites on `refs`, `remove` (with and without `--dry-run`) and `check`.
 //!
 //! Inputs are mutations of the seed files in `seeds/`, made by [`Mutator`]: each one is a pure
 //! function of a run's seed and the input's number, so a run is reproducible and any input of
@@ -48,19 +50,23 @@ pub enum Kind {
     EnvVars,
     /// A `flags.toml` and an overrides file for the `flags` binary (see [`targets::cli`]).
     Cli,
+    /// A Rust source file of a crate whose `flags.toml` is fixed, for the `flags` binary's
+    /// scanner and rewriter (see [`targets::source`]).
+    Source,
 }
 
 impl Kind {
     /// Every kind, in the order a run of `all` takes them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::FlagsToml,
         Kind::Overrides,
         Kind::RedisEntry,
         Kind::EnvVars,
         Kind::Cli,
+        Kind::Source,
     ];
 
-    /// The kinds that run inside this process (all but the CLI).
+    /// The kinds that run inside this process (all but those of the `flags` binary).
     pub const IN_PROCESS: [Kind; 4] = [
         Kind::FlagsToml,
         Kind::Overrides,
@@ -76,7 +82,13 @@ impl Kind {
             Kind::RedisEntry => "redis_entry",
             Kind::EnvVars => "env_vars",
             Kind::Cli => "cli",
+            Kind::Source => "rust_source",
         }
+    }
+
+    /// Whether this kind's target runs the `flags` binary.
+    pub fn runs_flags_bin(self) -> bool {
+        matches!(self, Kind::Cli | Kind::Source)
     }
 
     /// The kind named `name`, as [`Kind::name`] gives it.
@@ -91,6 +103,7 @@ impl Kind {
             Kind::RedisEntry => "entry",
             Kind::EnvVars => "env",
             Kind::Cli => "cli",
+            Kind::Source => "rs",
         }
     }
 }

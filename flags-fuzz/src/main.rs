@@ -163,7 +163,7 @@ fn main() -> ExitCode {
 }
 
 fn targets(options: &Options, kinds: &[Kind]) -> Result<Targets, ExitCode> {
-    if !kinds.contains(&Kind::Cli) {
+    if !kinds.iter().any(|kind| kind.runs_flags_bin()) {
         return Ok(Targets::in_process());
     }
     if !options.flags_bin.is_file() {
@@ -220,14 +220,14 @@ fn long_runs(options: &Options) -> ExitCode {
             kind,
             seed: options.seed,
             inputs: options.inputs,
-            flags_bin: (kind == Kind::Cli).then(|| options.flags_bin.clone()),
+            flags_bin: kind.runs_flags_bin().then(|| options.flags_bin.clone()),
             limits: Limits {
                 slow: options.slow,
                 strict: options.strict,
             },
             max_ladder: options.max_ladder,
             hang_after: options.hang.unwrap_or(match kind {
-                Kind::Cli => Duration::from_secs(90),
+                Kind::Cli | Kind::Source => Duration::from_secs(90),
                 _ => Duration::from_secs(10),
             }),
             worker_exe: worker_exe.clone(),
@@ -287,6 +287,7 @@ fn kind_of(options: &Options, path: &Path) -> Option<Kind> {
         "entry" => Some(Kind::RedisEntry),
         "env" => Some(Kind::EnvVars),
         "cli" => Some(Kind::Cli),
+        "rs" => Some(Kind::Source),
         _ => None,
     })
 }

@@ -227,6 +227,117 @@ pub const DICTIONARY: &[&str] = &[
     "\n[environments]\nnames = [\"a\"]\n",
 ];
 
+/// Tokens of Rust and of the code the scanner looks for: the accessors, stubs, marker types
+/// and gates of the fixed crate's flags, and the syntax around them, half of it left open.
+pub const RUST_DICTIONARY: &[&str] = &[
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "<",
+    ">",
+    "::",
+    ";",
+    ",",
+    ".",
+    "!",
+    "?",
+    "&",
+    "|",
+    "||",
+    "&&",
+    "=",
+    "==",
+    "=>",
+    "->",
+    "#",
+    "#[",
+    "#![",
+    "'",
+    "'a",
+    "\"",
+    "\\",
+    "r\"",
+    "r#\"",
+    "\"#",
+    "b\"",
+    "br#\"",
+    "//",
+    "/*",
+    "*/",
+    "/**",
+    "///",
+    "//!",
+    "\r\n",
+    "\r",
+    "\n",
+    "\t",
+    " ",
+    "_",
+    "é",
+    "日本",
+    "\u{200b}",
+    "0",
+    "1_000",
+    "if ",
+    "else ",
+    "if !",
+    "match ",
+    "let ",
+    "fn ",
+    "mod ",
+    "use ",
+    "impl ",
+    "async ",
+    ".await",
+    "return ",
+    "=> {}",
+    "else if ",
+    "matches!(",
+    "r#",
+    "self",
+    "Flags",
+    "Flags::",
+    "FlagsStub",
+    "FlagsStub::",
+    "Flags::stub()",
+    "Flags::each(",
+    "Flags::each_of(",
+    "Flags::runtime()",
+    "flags::declare!();",
+    "flags::stub",
+    "#[flags::stub(",
+    "#[feature_gate(",
+    "#[feature_gate(\"new_checkout_enabled\")]",
+    "new_checkout_enabled",
+    "new_checkout_enabled_for(&user)",
+    "new_checkout_enabled()",
+    "new-checkout-enabled",
+    "NewCheckoutEnabledFeature",
+    "express_pay_enabled",
+    "ExpressPayEnabledFeature",
+    "checkout_flow",
+    "CheckoutFlow::",
+    "CheckoutFlow::Express",
+    "CheckoutFlow::OnePage",
+    "max_upload_mb",
+    "max_upload_mb_details(&user)",
+    ".new_checkout_enabled(true)",
+    ".checkout_flow(CheckoutFlow::Legacy)",
+    "Flags::new_checkout_enabled() && ",
+    "if Flags::new_checkout_enabled() {",
+    "if !Flags::express_pay_enabled() { a } else { b }",
+    "match Flags::checkout_flow() {",
+    "CheckoutFlow::Legacy => ",
+    "_ => ",
+    "\n#[test]\nfn t() {\n",
+    "macro_rules! m { () => {} }",
+    "m!{",
+    "concat!(\"a\", ",
+];
+
 /// Bytes worth setting one byte to.
 const INTERESTING_BYTES: &[u8] = &[
     0x00, 0xff, 0x7f, 0x80, 0xc0, 0xc3, 0xe2, 0xed, 0xf0, 0xf4, b'\r', b'\n', b'"', b'\'', b'[',
@@ -250,6 +361,8 @@ const ODD_UTF8: &[&[u8]] = &[
 pub struct Mutator {
     kind: Kind,
     seeds: Vec<Vec<u8>>,
+    /// The tokens inserted and replaced: Rust's for source files, the TOML formats' else.
+    dictionary: &'static [&'static str],
     /// For a CLI input, the `flags.toml` parts and the overrides parts, to splice with.
     parts: (Vec<Vec<u8>>, Vec<Vec<u8>>),
     max_len: usize,
@@ -275,9 +388,14 @@ impl Mutator {
         } else {
             (Vec::new(), Vec::new())
         };
+        let dictionary = match kind {
+            Kind::Source => RUST_DICTIONARY,
+            _ => DICTIONARY,
+        };
         Self {
             kind,
             seeds,
+            dictionary,
             parts,
             max_len: MAX_LEN,
             max_ladder: 40,
@@ -344,7 +462,7 @@ impl Mutator {
                 self.mutate(&mut rng, &mut input, &self.seeds, count, true);
                 input
             }
-            Kind::Overrides | Kind::EnvVars => {
+            Kind::Overrides | Kind::EnvVars | Kind::Source => {
                 let mut input = base.clone();
                 self.mutate(&mut rng, &mut input, &self.seeds, count, false);
                 input
@@ -380,15 +498,15 @@ impl Mutator {
             28..=33 => truncate(rng, input),
             34..=39 => line_endings(rng, input),
             40..=45 => splice(rng, input, others),
-            46..=60 => insert_token(rng, input),
-            61..=72 => replace_token(rng, input),
-            73..=80 => line_op(rng, input, others),
+            46..=60 => insert_token(rng, input, self.dictionary),
+            61..=72 => replace_token(rng, input, self.dictionary),
+            73..=80 => line_op(rng, input, others, self.dictionary),
             81..=84 => long_text(rng, input),
             85..=87 => odd_utf8(rng, input),
             88..=89 => nesting(rng, input),
             90 if catalog => ladder(rng, input, self.max_ladder),
             93..=95 => many_names(rng, input),
-            _ => insert_token(rng, input),
+            _ => insert_token(rng, input, self.dictionary),
         }
     }
 }
@@ -590,11 +708,11 @@ fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> Option<&'a T> {
     }
 }
 
-fn token(rng: &mut Rng) -> &'static [u8] {
-    DICTIONARY[rng.usize(..DICTIONARY.len())].as_bytes()
+fn token(rng: &mut Rng, dictionary: &'static [&'static str]) -> &'static [u8] {
+    dictionary[rng.usize(..dictionary.len())].as_bytes()
 }
 
-fn insert_token(rng: &mut Rng, input: &mut Vec<u8>) {
+fn insert_token(rng: &mut Rng, input: &mut Vec<u8>, dictionary: &'static [&'static str]) {
     let at = match rng.u8(..3) {
         0 => boundary(rng, input),
         // At the end of a line.
@@ -607,7 +725,7 @@ fn insert_token(rng: &mut Rng, input: &mut Vec<u8>) {
         }
         _ => position(rng, input),
     };
-    let token = token(rng);
+    let token = token(rng, dictionary);
     input.splice(at..at, token.iter().copied());
 }
 
@@ -616,9 +734,9 @@ fn word_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"_-+.:".contains(&byte)
 }
 
-fn replace_token(rng: &mut Rng, input: &mut Vec<u8>) {
+fn replace_token(rng: &mut Rng, input: &mut Vec<u8>, dictionary: &'static [&'static str]) {
     if input.is_empty() {
-        return insert_token(rng, input);
+        return insert_token(rng, input, dictionary);
     }
     let at = rng.usize(..input.len());
     let (start, end) = if word_byte(input[at]) {
@@ -642,7 +760,7 @@ fn replace_token(rng: &mut Rng, input: &mut Vec<u8>) {
     } else {
         (at, at + 1)
     };
-    let token = token(rng);
+    let token = token(rng, dictionary);
     input.splice(start..end, token.iter().copied());
 }
 
@@ -662,10 +780,15 @@ fn lines(input: &[u8]) -> Vec<(usize, usize)> {
     lines
 }
 
-fn line_op(rng: &mut Rng, input: &mut Vec<u8>, others: &[Vec<u8>]) {
+fn line_op(
+    rng: &mut Rng,
+    input: &mut Vec<u8>,
+    others: &[Vec<u8>],
+    dictionary: &'static [&'static str],
+) {
     let mine = lines(input);
     let Some(&(start, end)) = pick(rng, &mine) else {
-        return insert_token(rng, input);
+        return insert_token(rng, input, dictionary);
     };
     match rng.u8(..5) {
         // The line again, up to 32 times.

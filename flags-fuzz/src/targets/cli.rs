@@ -41,10 +41,32 @@ thread_local! {
 
 /// What one command did.
 #[derive(Debug)]
-struct Ran {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Ran {
+    /// A panic (exit code 101, or "panicked" on standard error) or a crash (any exit code but
+    /// 0, 1 and 2, or a signal) of `flags command`, as a violation.
+    pub(crate) fn ended_normally(&self, command: &[String]) -> Result<(), Violation> {
+        let shown = || format!("`flags {}`", command.join(" "));
+        let code = self.status.code();
+        if self.stderr.contains("panicked") || code == Some(101) {
+            return Err(Violation::new(
+                Class::Panic,
+                format!("{} panicked (exit {code:?}):\n{}", shown(), self.stderr),
+            ));
+        }
+        if !matches!(code, Some(0..=2)) {
+            return Err(Violation::new(
+                Class::Crash,
+                format!("{} ended with {}:\n{}", shown(), self.status, self.stderr),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Cli {
@@ -131,19 +153,8 @@ impl Cli {
                 .expect("write the overrides file");
             let ran = self.command(dir, command)?;
             let shown = || format!("`flags {}`", command.join(" "));
+            ran.ended_normally(command)?;
             let code = ran.status.code();
-            if ran.stderr.contains("panicked") || code == Some(101) {
-                return Err(Violation::new(
-                    Class::Panic,
-                    format!("{} panicked (exit {code:?}):\n{}", shown(), ran.stderr),
-                ));
-            }
-            if !matches!(code, Some(0..=2)) {
-                return Err(Violation::new(
-                    Class::Crash,
-                    format!("{} ended with {}:\n{}", shown(), ran.status, ran.stderr),
-                ));
-            }
             if number == 0 {
                 valid = code == Some(0);
             }
@@ -172,7 +183,7 @@ impl Cli {
 
     /// Runs `flags args` in `dir` with only the variables the test sets, killing it after the
     /// timeout. Its output goes to files, so that a command printing a lot never blocks.
-    fn command(&self, dir: &Path, args: &[String]) -> Result<Ran, Violation> {
+    pub(crate) fn command(&self, dir: &Path, args: &[String]) -> Result<Ran, Violation> {
         let out_path = dir.join(".stdout");
         let err_path = dir.join(".stderr");
         let stdout = std::fs::File::create(&out_path).expect("create the stdout file");

@@ -6,6 +6,7 @@ pub mod env_vars;
 pub mod flags_toml;
 pub mod overrides;
 pub mod redis_entry;
+pub mod source;
 
 use std::path::PathBuf;
 
@@ -35,6 +36,12 @@ impl Targets {
         }
     }
 
+    fn flags_bin(&self) -> &cli::Cli {
+        self.cli
+            .as_ref()
+            .expect("this target needs the path of the flags binary")
+    }
+
     /// The CLI target, when there is one.
     pub fn cli(&self) -> Option<&cli::Cli> {
         self.cli.as_ref()
@@ -44,18 +51,16 @@ impl Targets {
     ///
     /// # Panics
     ///
-    /// For [`Kind::Cli`] when these targets have no `flags` binary (a mistake of the caller).
+    /// For [`Kind::Cli`] and [`Kind::Source`] when these targets have no `flags` binary (a
+    /// mistake of the caller).
     pub fn run(&self, kind: Kind, input: &[u8]) -> Result<Passed, Violation> {
         match kind {
             Kind::FlagsToml => flags_toml::run(input),
             Kind::Overrides => overrides::run(input),
             Kind::RedisEntry => redis_entry::run(input),
             Kind::EnvVars => env_vars::run(input),
-            Kind::Cli => self
-                .cli
-                .as_ref()
-                .expect("the cli target needs the path of the flags binary")
-                .run(input),
+            Kind::Cli => self.flags_bin().run(input),
+            Kind::Source => source::run(self.flags_bin(), input),
         }
     }
 }
