@@ -39,7 +39,7 @@ impl Murmur3 {
     /// group's last one to three) are combined with each new word by shifts, so that every
     /// block of `bytes` is one load. The length is counted modulo 2^32, as in the reference
     /// implementation.
-    #[inline]
+    #[inline(always)]
     fn write(mut self, bytes: &[u8]) -> Self {
         if self.tail_len == 0 {
             return self.write_whole_blocks(bytes);
@@ -179,7 +179,7 @@ impl GroupHash {
     }
 
     /// The bucket, 1 to 100, of `value` in this group.
-    #[inline]
+    #[inline(always)]
     pub fn bucket(&self, value: &str) -> u32 {
         self.0.write(value.as_bytes()).finish() % 100 + 1
     }

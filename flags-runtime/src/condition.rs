@@ -7,7 +7,7 @@ use std::sync::Arc;
 use flags_model::{Condition, Op, Operand, Segment, Test, Timestamp};
 
 use crate::context::{AnyContext, Attribute, AttributeId};
-use crate::ops;
+use crate::ops::{self, TextTest};
 use crate::sources::Membership;
 
 /// What an evaluation reads besides the context and the clock: passed by value, two words.
@@ -36,10 +36,11 @@ enum Kind {
         /// Whether a match makes the condition false (`not_equals`, or `negate`, not both).
         flip: bool,
     },
-    /// Any other string operator: a string attribute or a list.
+    /// Any other string operator: a string attribute takes `test`, a list `ops::strings`.
     Text {
         attribute: Name,
         op: Op,
+        test: TextTest,
         ignore_case: bool,
         strings: Box<[Box<str>]>,
     },
@@ -126,8 +127,8 @@ impl Check {
                 operand,
             } => {
                 let attribute = Name::new(attribute);
-                match operand {
-                    Operand::Strings(strings) if ops::is_string_operator(*op) => {
+                match (operand, TextTest::of(*op)) {
+                    (Operand::Strings(strings), Some(test)) => {
                         match (strings.as_slice(), ByteCompare::of(*op)) {
                             ([only], Some(compare)) if !*ignore_case => Kind::Bytes {
                                 attribute,
@@ -139,6 +140,7 @@ impl Check {
                             _ => Kind::Text {
                                 attribute,
                                 op: *op,
+                                test,
                                 ignore_case: *ignore_case,
                                 strings: strings.iter().map(|s| s.as_str().into()).collect(),
                             },
@@ -164,26 +166,48 @@ impl Check {
     /// or not.
     #[inline]
     pub(crate) fn holds(&self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> bool {
-        // A string compared byte for byte with one string, the usual condition, inline; the
-        // rest out of line, so that the loop over conditions stays small.
-        let Kind::Bytes {
+        // A string attribute tested by a string operator, the usual condition, inline (one
+        // string compared byte for byte without a call); the rest out of line, so that the
+        // loop over conditions stays small.
+        match &self.kind {
+            Kind::Bytes {
+                attribute,
+                compare,
+                expected,
+                flip,
+                ..
+            } => match attribute.read(context) {
+                Some(Attribute::Str(text)) => compare.matches(text, expected) != *flip,
+                Some(_) => self.holds_otherwise(context, scope),
+                None => false,
+            },
+            Kind::Text { .. } => self.holds_text(context, scope),
+            _ => self.holds_otherwise(context, scope),
+        }
+    }
+
+    /// [`Check::holds`] of a [`Kind::Text`] condition: out of line, so that the one-string
+    /// test keeps a small frame and the loop over conditions stays small.
+    #[inline(never)]
+    fn holds_text(&self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> bool {
+        let Kind::Text {
             attribute,
-            compare,
-            expected,
-            flip,
+            test,
+            ignore_case,
+            strings,
             ..
         } = &self.kind
         else {
             return self.holds_otherwise(context, scope);
         };
         match attribute.read(context) {
-            Some(Attribute::Str(text)) => compare.matches(text, expected) != *flip,
+            Some(Attribute::Str(text)) => test.holds(text, strings, *ignore_case) != self.negate,
             Some(_) => self.holds_otherwise(context, scope),
             None => false,
         }
     }
 
-    /// [`Check::holds`] of any condition but a string operator's.
+    /// [`Check::holds`] of any condition but a string operator's on a string attribute.
     #[inline(never)]
     fn holds_otherwise(&self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> bool {
         let result = match &self.kind {
@@ -200,6 +224,7 @@ impl Check {
                 op,
                 ignore_case,
                 strings,
+                ..
             } => attribute
                 .read(context)
                 .and_then(|value| ops::strings(value, *op, *ignore_case, strings)),

@@ -44,16 +44,10 @@ pub fn strings<S: AsRef<str>>(
     }
 }
 
-/// Whether `op` compares strings (a string attribute, or a list's items, with the operand's
-/// strings).
-pub(crate) fn is_string_operator(op: Op) -> bool {
-    TextTest::of(op).is_some()
-}
-
-/// What a string operator tests a string attribute for, chosen from the operator: compiled
-/// rules, whose operator is a constant, fold it away.
+/// What a string operator tests a string attribute for, chosen once: the interpreter keeps
+/// one per condition of several strings or ignoring case, compiled rules fold it away.
 #[derive(Clone, Copy, Debug)]
-struct TextTest {
+pub(crate) struct TextTest {
     test: fn(&str, &str, bool) -> bool,
     /// `not_equals` and `not_in`: true when no string matches.
     negated: bool,
@@ -62,7 +56,7 @@ struct TextTest {
 impl TextTest {
     /// The test of `op`, when it is a string operator.
     #[inline(always)]
-    fn of(op: Op) -> Option<Self> {
+    pub(crate) fn of(op: Op) -> Option<Self> {
         let test: fn(&str, &str, bool) -> bool = match op {
             Op::Equals | Op::In | Op::NotEquals | Op::NotIn => equals,
             Op::StartsWith => starts_with,
@@ -85,7 +79,7 @@ impl TextTest {
     /// Whether `text` passes against `strings`. Each test is called directly, in a plain
     /// loop, so that compiled rules inline it with their operands.
     #[inline(always)]
-    fn holds<S: AsRef<str>>(self, text: &str, strings: &[S], ignore_case: bool) -> bool {
+    pub(crate) fn holds<S: AsRef<str>>(self, text: &str, strings: &[S], ignore_case: bool) -> bool {
         // One string, the usual operand: no loop.
         if let [only] = strings {
             return self.holds_one(text, only.as_ref(), ignore_case);
