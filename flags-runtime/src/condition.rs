@@ -166,6 +166,13 @@ impl Check {
     /// or not.
     #[inline]
     pub(crate) fn holds(&self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> bool {
+        self.holds_inlined(context, scope)
+    }
+
+    /// [`Check::holds`], inlined: for the walk over a targeting's rules, one function with its
+    /// conditions' tests.
+    #[inline(always)]
+    pub(crate) fn holds_inlined(&self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> bool {
         // A string attribute tested by a string operator, the usual condition, inline (one
         // string compared byte for byte without a call); the rest out of line, so that the
         // loop over conditions stays small.
@@ -181,29 +188,20 @@ impl Check {
                 Some(_) => self.holds_otherwise(context, scope),
                 None => false,
             },
-            Kind::Text { .. } => self.holds_text(context, scope),
+            Kind::Text {
+                attribute,
+                test,
+                ignore_case,
+                strings,
+                ..
+            } => match attribute.read(context) {
+                Some(Attribute::Str(text)) => {
+                    test.holds(text, strings, *ignore_case) != self.negate
+                }
+                Some(_) => self.holds_otherwise(context, scope),
+                None => false,
+            },
             _ => self.holds_otherwise(context, scope),
-        }
-    }
-
-    /// [`Check::holds`] of a [`Kind::Text`] condition: out of line, so that the one-string
-    /// test keeps a small frame and the loop over conditions stays small.
-    #[inline(never)]
-    fn holds_text(&self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> bool {
-        let Kind::Text {
-            attribute,
-            test,
-            ignore_case,
-            strings,
-            ..
-        } = &self.kind
-        else {
-            return self.holds_otherwise(context, scope);
-        };
-        match attribute.read(context) {
-            Some(Attribute::Str(text)) => test.holds(text, strings, *ignore_case) != self.negate,
-            Some(_) => self.holds_otherwise(context, scope),
-            None => false,
         }
     }
 

@@ -438,9 +438,13 @@ impl Program {
     /// which both [`Program::decide`] and [`Program::value_for`] read.
     #[inline(always)]
     fn walk<'a>(&'a self, context: Option<&dyn AnyContext>, scope: Scope<'_>) -> Decided<'a> {
-        for (position, rule) in self.rules.iter().enumerate() {
-            if !rule.checks.iter().all(|check| check.holds(context, scope)) {
-                continue;
+        // Plain loops, not `all` with a closure: the closure would be a function of its own,
+        // outside the specialisation of this walk for the caller's context type.
+        'rules: for (position, rule) in self.rules.iter().enumerate() {
+            for check in &rule.checks {
+                if !check.holds_inlined(context, scope) {
+                    continue 'rules;
+                }
             }
             match rule.serve.served(context) {
                 Served::Value(value, bucket) => return Decided::Rule(position, value, bucket),
