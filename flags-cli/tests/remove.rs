@@ -494,3 +494,27 @@ fn task_comments_with_comments_for_everyone() {
         );
     }
 }
+
+#[test]
+fn a_long_chain_of_fields_is_rewritten_without_running_out_of_stack() {
+    // 3,500 fields nest 3,500 expressions deep without a bracket: printing them recursed past
+    // the main thread's stack in a debug build.
+    let dir = project("remove");
+    let chain = format!(
+        "pub fn chained(x: &Deep) -> bool {{ Flags::new_checkout_enabled() && x{}.on }}\n",
+        ".next".repeat(3_500)
+    );
+    std::fs::write(dir.path().join("src/chain.rs"), chain).expect("write src/chain.rs");
+    let out = run(
+        dir.path(),
+        "remove new_checkout_enabled --keep on --dry-run",
+    );
+    assert!(
+        !out.stderr.contains("overflow"),
+        "exit {}: {}",
+        out.code,
+        out.stderr
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("+++ b/src/chain.rs"), "{}", out.stdout);
+}
