@@ -197,7 +197,10 @@ impl<const N: usize> Registry<N> {
     }
 
     /// Flag `index` for `context`, by the runtime: out of line once per context and value
-    /// type (not per flag, as the checks above are), with the whole evaluation inlined.
+    /// type (not per flag, as the checks above are). When `unstubbed` (no stub or held
+    /// configuration of this thread applies), the usual evaluation, from this thread's cached
+    /// configuration to the value, is inlined here; anything else goes to
+    /// [`Runtime::read_for`].
     #[inline(never)]
     fn interpret<C: EvaluationContext + ?Sized, T: FromValue>(
         &'static self,
