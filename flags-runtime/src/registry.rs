@@ -163,12 +163,15 @@ impl<const N: usize> Registry<N> {
                 return value;
             }
         }
+        if word & LOCAL == 0 {
+            // Unmarked: the flag is interpreted, or its compiled rules left it to the runtime.
+            return self.interpret(index, context);
+        }
         self.check_for_marked(index, context, word, decode, native)
     }
 
     /// [`Registry::check_for`] for a word marked `LOCAL` (a stub or a held configuration
-    /// somewhere), or that the compiled rules do not answer: out of line, so that the checks
-    /// that usually answer stay small.
+    /// somewhere): out of line, so that the checks that usually answer stay small.
     #[cold]
     #[inline(never)]
     fn check_for_marked<C: EvaluationContext + ?Sized, T: FromValue>(
@@ -179,10 +182,6 @@ impl<const N: usize> Registry<N> {
         decode: fn(u64) -> T,
         native: impl Fn(u32, &C) -> Option<T> + Copy,
     ) -> T {
-        if word & LOCAL == 0 {
-            // Unmarked: the flag is interpreted, or its compiled rules left it to the runtime.
-            return self.interpret(index, context, true);
-        }
         // This thread holds no stub and no configuration of its own: the marks do not apply.
         let shared = scope::none_in_this_thread();
         if shared && word & (TAG_MASK | OBSERVED) == INLINE {
@@ -193,25 +192,25 @@ impl<const N: usize> Registry<N> {
                 return value;
             }
         }
-        self.interpret(index, context, shared)
+        if shared {
+            self.interpret(index, context)
+        } else {
+            self.runtime.read_for(index, &context)
+        }
     }
 
-    /// Flag `index` for `context`, by the runtime: out of line once per context and value
-    /// type (not per flag, as the checks above are). When `unstubbed` (no stub or held
-    /// configuration of this thread applies), the usual evaluation, from this thread's cached
-    /// configuration to the value, is inlined here; anything else goes to
-    /// [`Runtime::read_for`].
+    /// Flag `index` for `context` by the runtime, when no stub or held configuration of this
+    /// thread applies: out of line once per context and value type (not per flag, as the
+    /// checks above are). The usual evaluation, from this thread's cached configuration to
+    /// the value, is inlined here; anything else goes to [`Runtime::read_for`].
     #[inline(never)]
     fn interpret<C: EvaluationContext + ?Sized, T: FromValue>(
         &'static self,
         index: usize,
         context: &C,
-        unstubbed: bool,
     ) -> T {
-        if unstubbed {
-            if let Some(value) = self.runtime.read_for_cached(index, &context) {
-                return value;
-            }
+        if let Some(value) = self.runtime.read_for_cached(index, &context) {
+            return value;
         }
         self.runtime.read_for(index, &context)
     }

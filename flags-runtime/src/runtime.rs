@@ -60,6 +60,11 @@ pub struct Runtime {
     held: Mutex<Vec<HeldCount>>,
     listeners: Listeners,
     explicit_init: AtomicBool,
+    /// The generation of the current configuration, set after each swap: a thread that read
+    /// this generation before can use the configuration it kept (see
+    /// [`Runtime::with_current`]). Beside `state`, not in it, so that a check of the
+    /// thread's kept configuration need not look whether `state` is set.
+    generation: AtomicU64,
 }
 
 /// Why flags' words carry the `LOCAL` and `OBSERVED` bits.
@@ -84,9 +89,6 @@ struct State {
     catalog: Catalog,
     consistent: bool,
     current: ArcSwap<Resolution>,
-    /// The generation of `current`, set after each swap: a thread that read this generation
-    /// before can use the configuration it kept (see [`Runtime::with_current`]).
-    generation: AtomicU64,
     writer: Mutex<Writer>,
 }
 
@@ -124,6 +126,7 @@ impl Runtime {
             held: Mutex::new(Vec::new()),
             listeners: Listeners::new(),
             explicit_init: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -507,10 +510,12 @@ impl Runtime {
         }
         let resolution = Arc::new(resolution);
         self.publish_slots(&resolution);
+        // Before `state` is set: no thread keeps a configuration of this runtime yet.
+        self.generation
+            .store(resolution.generation, Ordering::Release);
         State {
             catalog: parsed.catalog,
             consistent,
-            generation: AtomicU64::new(resolution.generation),
             current: ArcSwap::new(resolution),
             writer: Mutex::new(writer),
         }
@@ -531,7 +536,7 @@ impl Runtime {
         // unmark only after, so a scope never reads a word that is not its own.
         self.mark_diverged(&diverged, true);
         state.current.store(Arc::clone(&resolution));
-        state.generation.store(generation, Ordering::Release);
+        self.generation.store(generation, Ordering::Release);
         if flags_changed {
             self.publish_slots(&resolution);
         }
@@ -578,7 +583,7 @@ impl Runtime {
             return;
         }
         held.swap_remove(position);
-        if resolution.generation != state.generation.load(Ordering::Acquire) {
+        if resolution.generation != self.generation.load(Ordering::Acquire) {
             let diverged = divergence(&held, &state.current.load());
             self.mark_diverged(&diverged, false);
         }
@@ -640,7 +645,7 @@ impl Runtime {
         } else {
             scope::held_generation(self)
         };
-        let generation = held.unwrap_or_else(|| state.generation.load(Ordering::Acquire));
+        let generation = held.unwrap_or_else(|| self.generation.load(Ordering::Acquire));
         let me = std::ptr::from_ref(self).addr();
         // The thread's cache is borrowed, never cloned: evaluations in request threads touch
         // no shared reference count while the configuration stays the same.
@@ -893,11 +898,10 @@ impl Runtime {
         index: usize,
         context: &dyn AnyContext,
     ) -> Option<T> {
-        let state = self.state.get()?;
         if !scope::none_in_this_thread() {
             return None;
         }
-        let generation = state.generation.load(Ordering::Acquire);
+        let generation = self.generation.load(Ordering::Acquire);
         let me = std::ptr::from_ref(self).addr();
         LAST_USED
             .try_with(|cell| {
