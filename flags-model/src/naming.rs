@@ -36,6 +36,11 @@ pub const ACCESSOR_SUFFIXES: &[&str] = &["_for", "_details"];
 /// The snake_case function name of a flag key: `product-TASKS-103-comments` →
 /// `product_tasks_103_comments`. Errors say why the key cannot be a Rust name.
 pub fn accessor_name(key: &str) -> Result<String, String> {
+    // Most keys are snake_case already, and are their own accessor: finding their words
+    // again would cost more than the rest of reading the flag.
+    if is_snake_case(key) {
+        return rust_name(key, key);
+    }
     rust_name(key, &key.to_snake_case())
 }
 
@@ -46,7 +51,25 @@ pub fn type_name(key: &str) -> Result<String, String> {
 
 /// The environment variable that overrides a flag: prefix + SHOUTY_SNAKE of its accessor.
 pub fn env_var_name(prefix: &str, accessor: &str) -> String {
-    format!("{prefix}{}", accessor.to_shouty_snake_case())
+    // An accessor is already snake_case: its SHOUTY_SNAKE is its upper case, which costs far
+    // less than finding its words again (this runs twice per flag in every build).
+    if is_snake_case(accessor) {
+        format!("{prefix}{}", accessor.to_ascii_uppercase())
+    } else {
+        format!("{prefix}{}", accessor.to_shouty_snake_case())
+    }
+}
+
+/// Whether `name` is lowercase ASCII words of letters and digits joined by single `_`, as
+/// [`accessor_name`] makes them: a name each case conversion splits into the same words.
+fn is_snake_case(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('_').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// Whether a name must be written `r#name` in Rust source.
@@ -190,6 +213,59 @@ pub fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_taken_as_they_are_are_those_the_case_conversion_gives() {
+        // A snake_case key taken as its accessor, and the upper case of an accessor taken as
+        // its variable, must be what the case conversion gives, for keys of every shape.
+        let pieces = [
+            "a",
+            "b2",
+            "2b",
+            "v2api",
+            "x1y2",
+            "api",
+            "API",
+            "Api",
+            "aB",
+            "0",
+            "99",
+            "-",
+            "_",
+            "__",
+            "--",
+            ".",
+            " ",
+            "new",
+            "Feature",
+            "HTTPServer",
+            "ümlaut",
+            "k8s",
+            "s3Bucket",
+            "",
+            "é",
+        ];
+        let mut checked = 0;
+        for first in pieces {
+            for second in pieces {
+                for third in ["", "_x", "-7", "Y", "9z"] {
+                    let key = format!("{first}{second}{third}");
+                    let Ok(accessor) = accessor_name(&key) else {
+                        continue;
+                    };
+                    assert_eq!(accessor, rust_name(&key, &key.to_snake_case()).unwrap());
+                    assert_eq!(
+                        env_var_name("FLAGS_", &accessor),
+                        format!("FLAGS_{}", accessor.to_shouty_snake_case()),
+                        "key `{key}`, accessor `{accessor}`"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1_000, "only {checked} keys made accessors");
+        assert_eq!(env_var_name("P_", "Not_Snake"), "P_NOT_SNAKE");
+    }
 
     #[test]
     fn keys_become_snake_case_accessors() {

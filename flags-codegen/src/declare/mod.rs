@@ -82,6 +82,13 @@ pub(crate) fn expand(args: &DeclareArgs, manifest_dir: &Path, today: Date) -> To
         file: &loaded.file,
         location: &location,
         today,
+        features: loaded
+            .parsed
+            .catalog
+            .flags()
+            .iter()
+            .map(Generator::feature_type)
+            .collect(),
     };
     let clashing = generator.check_type_names(&mut errors, span);
     let items = generator.generate(&clashing);
@@ -101,6 +108,8 @@ struct Generator<'a> {
     file: &'a SourceFile,
     location: &'a Location,
     today: Date,
+    /// Each flag's marker type, if it is a bool flag ([`Generator::feature_type`]), made once.
+    features: Vec<Option<Ident>>,
 }
 
 impl Generator<'_> {
@@ -134,7 +143,8 @@ impl Generator<'_> {
             .catalog
             .flags()
             .iter()
-            .filter_map(|flag| Some((Self::feature_type(flag)?.to_string(), flag.key())))
+            .zip(&self.features)
+            .filter_map(|(flag, feature)| Some((feature.as_ref()?.to_string(), flag.key())))
             .collect();
         for flag in self.catalog.flags() {
             let marker_of = flag

@@ -82,7 +82,7 @@ impl Generator<'_> {
     /// `flags::Feature`: an alias of the runtime's one generic marker, so that a flag adds
     /// no type and no impl.
     pub(super) fn feature_marker(&self, code: &mut Code, index: usize, flag: &Flag) {
-        let Some(feature) = Self::feature_type(flag) else {
+        let Some(Some(feature)) = self.features.get(index) else {
             return;
         };
         let (name, krate, key) = (&self.name, &self.krate, flag.key());
