@@ -77,9 +77,22 @@ pub fn feature_gate(attr: TokenStream, item: TokenStream) -> TokenStream {
     let flags: Path = args
         .flags
         .unwrap_or_else(|| parse_quote_spanned!(span=> crate::Flags));
+    // A path into this crate takes the callback `declare!` keeps for its own crate: the
+    // exported one cannot be reached by path from there (rustc refuses a macro-expanded
+    // `#[macro_export]` named by an absolute path).
+    let in_this_crate = flags.leading_colon.is_none()
+        && flags.segments.len() > 1
+        && flags
+            .segments
+            .first()
+            .is_some_and(|first| ["crate", "self", "super"].iter().any(|k| first.ident == k));
     let mut callback = flags.clone();
     if let Some(last) = callback.segments.last_mut() {
-        last.ident = format_ident!("__flags_gate_{}", last.ident, span = span);
+        last.ident = if in_this_crate {
+            format_ident!("__flags_local_gate_{}", last.ident, span = span)
+        } else {
+            format_ident!("__flags_gate_{}", last.ident, span = span)
+        };
         last.arguments = syn::PathArguments::None;
     }
     let name = &args.name;

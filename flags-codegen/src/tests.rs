@@ -149,7 +149,7 @@ fn declare_generates_one_typed_accessor_per_flag() {
         "the file is a dependency of the build"
     );
     assert!(
-        text.contains("macro_rules ! __flags_gate_Flags"),
+        text.contains("macro_rules ! __flags_local_gate_Flags"),
         "the gate callback is generated"
     );
     assert!(
@@ -256,13 +256,16 @@ fn export_makes_the_gate_callback_reachable_from_other_crates_only() {
     let dir = project(FLAGS);
     let local = declare(dir.path(), quote!(), day(2026, 1, 1));
     let local = quote!(#local).to_string();
-    assert!(local.contains("pub (crate) use __flags_gate_Flags"));
+    assert!(local.contains("pub (crate) use __flags_local_gate_Flags as __flags_gate_Flags"));
     assert!(!local.contains("macro_export"));
     let exported = declare(dir.path(), quote!(export), day(2026, 1, 1));
     let exported = quote!(#exported).to_string();
     assert!(exported.contains("# [macro_export] macro_rules ! __flags_gate_Flags"));
     // rustc refuses a macro-expanded export reached by path from its own crate.
     assert!(!exported.contains("use __flags_gate_Flags"));
+    // Gates in this crate reach the flags through the callback it keeps for itself.
+    assert!(exported.contains("macro_rules ! __flags_local_gate_Flags"));
+    assert!(exported.contains("pub (crate) use __flags_local_gate_Flags ;"));
     assert!(exported.contains("struct FlagsStub"));
 }
 
@@ -325,9 +328,38 @@ fn the_gate_keeps_the_fn_and_puts_the_check_first() {
     let first = &function.block.stmts[0];
     let first = quote!(#first).to_string();
     assert!(
-        first.starts_with("crate :: __flags_gate_Flags ! { [crate :: Flags] \"new_feature_enabled\" { } disabled { } }"),
+        first.starts_with("crate :: __flags_local_gate_Flags ! { [crate :: Flags] \"new_feature_enabled\" { } disabled { } }"),
         "{first}"
     );
+}
+
+#[test]
+fn a_gate_reaches_flags_of_its_own_crate_and_of_others_through_their_callbacks() {
+    for (flags, callback) in [
+        ("crate::Flags", "crate :: __flags_local_gate_Flags"),
+        (
+            "self::config::Flags",
+            "self :: config :: __flags_local_gate_Flags",
+        ),
+        ("super::AppFlags", "super :: __flags_local_gate_AppFlags"),
+        ("app_flags::Flags", "app_flags :: __flags_gate_Flags"),
+        ("::app_flags::Flags", ":: app_flags :: __flags_gate_Flags"),
+        ("Flags", "__flags_gate_Flags"),
+    ] {
+        let flags: syn::Path = syn::parse_str(flags).expect("path");
+        let output = crate::feature_gate(
+            quote!("new_feature_enabled", flags = #flags),
+            quote!(
+                fn checkout() -> Result<(), flags::FeatureDisabled> {
+                    Ok(())
+                }
+            ),
+        );
+        let function: syn::ItemFn = syn::parse2(output).expect("still a fn");
+        let first = &function.block.stmts[0];
+        let first = quote!(#first).to_string();
+        assert!(first.starts_with(&format!("{callback} !")), "{first}");
+    }
 }
 
 #[test]
@@ -382,7 +414,7 @@ fn a_fallback_gets_pattern_arguments_whole() {
         .collect();
     assert_eq!(
         body[0],
-        "crate :: config :: __flags_gate_AppFlags ! { [crate :: config :: AppFlags] \"new_feature_enabled\" { } fallback { legacy (__flags_argument_0 , z) } }"
+        "crate :: config :: __flags_local_gate_AppFlags ! { [crate :: config :: AppFlags] \"new_feature_enabled\" { } fallback { legacy (__flags_argument_0 , z) } }"
     );
     assert_eq!(body[1], "let Point (x , y) = __flags_argument_0 ;");
 }

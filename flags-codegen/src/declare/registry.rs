@@ -150,35 +150,44 @@ impl Generator<'_> {
         }
     }
 
-    /// The `macro_rules!` callback `#[feature_gate]` expands through, which knows the file
-    /// this `declare!` read.
+    /// The `macro_rules!` callbacks `#[feature_gate]` expands through, which know the file
+    /// this `declare!` read: `__flags_local_gate_Flags` for gates in this crate (paths from
+    /// `crate`, `self`, `super`) and `__flags_gate_Flags` for other paths, exported with
+    /// `declare!(export)` for the crates that depend on this one.
     pub(super) fn gate_callback(&self) -> TokenStream {
         let (name, krate) = (&self.args.name, &self.args.krate);
         let path_display = &self.location.display;
         let absolute = self.location.absolute.to_string_lossy();
         let callback = format_ident!("__flags_gate_{}", name);
+        let local = format_ident!("__flags_local_gate_{}", name);
         let rules = quote! {
             ($($input:tt)*) => {
                 #krate::__private::feature_gate! { #absolute #path_display { #krate } $($input)* }
             };
         };
-        if self.args.export {
-            // At the crate root, for the crates that use these flags. Exported, it cannot be
-            // reached by path from this crate too (rustc refuses a macro-expanded export by an
-            // absolute path), so gates live in the crates that depend on this one.
-            return quote! {
+        let exported = if self.args.export {
+            // At the crate root, for the crates that use these flags. rustc refuses it to
+            // paths from this crate, which take the local callback.
+            quote! {
                 #[doc(hidden)]
                 #[macro_export]
                 macro_rules! #callback { #rules }
-            };
-        }
+            }
+        } else {
+            quote! {
+                #[doc(hidden)]
+                #[allow(unused_imports)]
+                pub(crate) use #local as #callback;
+            }
+        };
         quote! {
             #[doc(hidden)]
             #[allow(unused_macros)]
-            macro_rules! #callback { #rules }
+            macro_rules! #local { #rules }
             #[doc(hidden)]
             #[allow(unused_imports)]
-            pub(crate) use #callback;
+            pub(crate) use #local;
+            #exported
         }
     }
 }
