@@ -34,6 +34,9 @@ impl StubValue for f64 {
 pub trait FromStubGuard {
     /// The stubs of `guard`, ending when the result is dropped.
     fn from_stub_guard(guard: StubGuard) -> Self;
+
+    /// The guard of these stubs, for a setter to add one.
+    fn stub_guard(&mut self) -> &mut StubGuard;
 }
 
 /// A flag type whose every value a test can run with: `bool` and the enums of variant flags.

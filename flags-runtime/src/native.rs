@@ -7,7 +7,7 @@
 pub use flags_model::{Op, Timestamp};
 
 pub use crate::bucket::{GroupHash, bucket_attribute};
-pub use crate::context::{Attribute, AttributeId, ContextAttributes};
+pub use crate::context::{Attribute, AttributeId, ContextAttributes, EvaluationContext};
 pub use crate::ops::{boolean, now, numbers, outcome, strings, time};
 
 /// The id of attribute `name`, whose hash ([`flags_model::naming::attribute_hash`]) the
@@ -15,6 +15,100 @@ pub use crate::ops::{boolean, now, numbers, outcome, strings, time};
 #[inline(always)]
 pub const fn attribute_id(hash: u64, name: &str) -> AttributeId<'_> {
     AttributeId::hashed(hash, name)
+}
+
+/// Attribute `name` of `context`, by the id whose hash the macro computed.
+#[inline(always)]
+pub fn attribute<'c, C: EvaluationContext + ?Sized>(
+    context: &'c C,
+    hash: u64,
+    name: &str,
+) -> Option<Attribute<'c>> {
+    context.attribute_by_id(attribute_id(hash, name))
+}
+
+/// A condition on a string attribute: one call in the compiled rules, which keeps the code
+/// the macro writes short (what a large `flags.toml` costs to build), inlined into the same
+/// code as the operator's own.
+#[inline(always)]
+pub fn string_condition<C: EvaluationContext + ?Sized>(
+    context: &C,
+    hash: u64,
+    name: &str,
+    op: Op,
+    ignore_case: bool,
+    operands: &[&str],
+    negate: bool,
+) -> bool {
+    condition(context, hash, name, negate, |value| {
+        strings(value, op, ignore_case, operands)
+    })
+}
+
+/// `test` of attribute `name`, negated if `negate`; false when the context lacks it.
+#[inline(always)]
+fn condition<C: EvaluationContext + ?Sized>(
+    context: &C,
+    hash: u64,
+    name: &str,
+    negate: bool,
+    test: impl FnOnce(Attribute<'_>) -> Option<bool>,
+) -> bool {
+    outcome(attribute(context, hash, name).and_then(test), negate)
+}
+
+/// A condition on a number attribute; see [`string_condition`].
+#[inline(always)]
+pub fn number_condition<C: EvaluationContext + ?Sized>(
+    context: &C,
+    hash: u64,
+    name: &str,
+    op: Op,
+    operands: &[f64],
+    negate: bool,
+) -> bool {
+    condition(context, hash, name, negate, |value| {
+        numbers(value, op, operands)
+    })
+}
+
+/// A condition on a bool attribute; see [`string_condition`].
+#[inline(always)]
+pub fn bool_condition<C: EvaluationContext + ?Sized>(
+    context: &C,
+    hash: u64,
+    name: &str,
+    op: Op,
+    expected: bool,
+    negate: bool,
+) -> bool {
+    condition(context, hash, name, negate, |value| {
+        boolean(value, op, expected)
+    })
+}
+
+/// A condition on a time attribute; see [`string_condition`].
+#[inline(always)]
+pub fn time_condition<C: EvaluationContext + ?Sized>(
+    context: &C,
+    hash: u64,
+    name: &str,
+    op: Op,
+    at: Timestamp,
+    negate: bool,
+) -> bool {
+    condition(context, hash, name, negate, |value| time(value, op, at))
+}
+
+/// Whether the context has attribute `name`, negated if `negate`.
+#[inline(always)]
+pub fn exists_condition<C: EvaluationContext + ?Sized>(
+    context: &C,
+    hash: u64,
+    name: &str,
+    negate: bool,
+) -> bool {
+    attribute(context, hash, name).is_some() != negate
 }
 
 /// The compiled rules of a flag that has none: the runtime decides.

@@ -7,6 +7,7 @@ use flags_model::Value;
 
 use crate::context::{AnyContext, EvaluationContext};
 use crate::descriptor::{Descriptor, FromValue};
+use crate::each::FromStubGuard;
 use crate::events;
 use crate::runtime::Runtime;
 use crate::scope;
@@ -251,5 +252,17 @@ impl<const N: usize> Registry<N> {
     /// A stub of flag `index` for the current thread.
     pub fn stub(&'static self, index: usize, value: Value) -> StubGuard {
         self.runtime.stub(index, value)
+    }
+
+    /// `stubs` with one more: flag `index` stubbed to `value` (a `FlagsStub` setter's body,
+    /// one call, since each flag has a setter).
+    pub fn stub_into<S: FromStubGuard>(
+        &'static self,
+        mut stubs: S,
+        index: usize,
+        value: Value,
+    ) -> S {
+        stubs.stub_guard().merge(self.stub(index, value));
+        stubs
     }
 }

@@ -120,18 +120,28 @@ impl Generator<'_> {
     fn targeting(&self, targeting: &Targeting, default: &str) -> Result<String, Unsupported> {
         let mut code = String::new();
         for rule in &targeting.rules {
-            let mut matched = String::from("true");
-            for condition in &rule.conditions {
-                let _ = write!(matched, " && {}", self.condition(condition)?);
-            }
+            let matched = self.all(&rule.conditions)?;
             // A rule whose rollout has no value to bucket does not apply to this context.
             let serve = self.serve(&rule.serve, "{}")?;
             let _ = write!(code, "if {matched} {{ {serve} }} ");
         }
         let otherwise = format!("{{ return {SOME}({default}); }}");
-        let fallthrough = self.serve(&targeting.fallthrough, &otherwise)?;
-        let _ = write!(code, "{fallthrough} {NONE}");
+        // The fallthrough always returns: it ends the environment's arm.
+        code.push_str(&self.serve(&targeting.fallthrough, &otherwise)?);
         Ok(code)
+    }
+
+    /// Whether every one of `conditions` holds (`true` for none).
+    fn all(&self, conditions: &[Condition]) -> Result<String, Unsupported> {
+        let tests = conditions
+            .iter()
+            .map(|condition| self.condition(condition))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(if tests.is_empty() {
+            "true".to_owned()
+        } else {
+            tests.join(" && ")
+        })
     }
 
     /// Returns the served value; with a rollout and nothing to bucket, runs `no_bucket`.
@@ -175,33 +185,34 @@ impl Generator<'_> {
 
     fn condition(&self, condition: &Condition) -> Result<String, Unsupported> {
         let native = self.native();
-        let test = match &condition.test {
+        let negate = condition.negate;
+        Ok(match &condition.test {
             Test::Now { op, at } => format!(
-                "{SOME}({native}::now({}, {native}::Timestamp::now(), {}))",
+                "({native}::now({}, {native}::Timestamp::now(), {}) != {negate})",
                 op_code(&native, *op),
                 timestamp(&native, at)
             ),
             Test::Segment { index, .. } => {
                 let segment = self.catalog.segments().get(*index).ok_or(Unsupported)?;
-                let mut any = String::from("false");
+                let mut any = String::new();
                 for rule in &segment.rules {
-                    let mut all = String::from("true");
-                    for condition in rule {
-                        let _ = write!(all, " && {}", self.condition(condition)?);
-                    }
-                    let _ = write!(any, " || ({all})");
+                    let _ = write!(any, "({}) || ", self.all(rule)?);
                 }
-                format!(
-                    "{SOME}({any} || Self::__registry().runtime().segment_lists({index}usize, \
-                     {}::EvaluationContext::key(context)))",
+                let listed = format!(
+                    "Self::__registry().runtime().segment_lists({index}usize, \
+                     {}::EvaluationContext::key(context))",
                     self.krate
-                )
+                );
+                format!("(({any}{listed}) != {negate})")
             }
             Test::Attribute {
                 attribute,
                 op: Op::Exists,
                 ..
-            } => format!("{SOME}({}.is_some())", self.attribute_of(attribute)),
+            } => format!(
+                "{native}::exists_condition(context, {}, {negate})",
+                self.attribute_args(attribute),
+            ),
             Test::Attribute {
                 attribute,
                 op,
@@ -209,47 +220,46 @@ impl Generator<'_> {
                 operand,
             } => {
                 let op = op_code(&native, *op);
-                let compare = match operand {
+                let (kind, operands) = match operand {
                     Operand::None => return Err(Unsupported),
                     Operand::Strings(strings) => {
                         let strings: Vec<String> =
                             strings.iter().map(|s| string(s).to_string()).collect();
-                        format!(
-                            "{native}::strings(value, {op}, {ignore_case}, &[{}])",
-                            strings.join(", ")
+                        (
+                            "string",
+                            format!("{ignore_case}, &[{}]", strings.join(", ")),
                         )
                     }
                     Operand::Numbers(numbers) => {
                         let numbers: Vec<String> =
                             numbers.iter().map(|n| format!("{n:?}f64")).collect();
-                        format!("{native}::numbers(value, {op}, &[{}])", numbers.join(", "))
+                        ("number", format!("&[{}]", numbers.join(", ")))
                     }
-                    Operand::Bool(expected) => {
-                        format!("{native}::boolean(value, {op}, {expected})")
-                    }
-                    Operand::Time(at) => {
-                        format!("{native}::time(value, {op}, {})", timestamp(&native, at))
-                    }
+                    Operand::Bool(expected) => ("bool", expected.to_string()),
+                    Operand::Time(at) => ("time", timestamp(&native, at)),
                     Operand::Regex(_) | Operand::Semver(_) => return Err(Unsupported),
                 };
+                // One call per condition: no closure, no `Option` chain in the generated code.
                 format!(
-                    "{}.and_then(|value| {compare})",
-                    self.attribute_of(attribute)
+                    "{native}::{kind}_condition(context, {}, {op}, {operands}, {negate})",
+                    self.attribute_args(attribute),
                 )
             }
-        };
-        Ok(format!("{native}::outcome({test}, {})", condition.negate))
+        })
     }
 
     /// Reading attribute `name` of the context, by its id (hashed here, once).
     fn attribute_of(&self, name: &str) -> String {
         format!(
-            "{}::EvaluationContext::attribute_by_id(context, {}::attribute_id({:#x}u64, {}))",
-            self.krate,
+            "{}::attribute(context, {})",
             self.native(),
-            naming::attribute_hash(name),
-            string(name)
+            self.attribute_args(name)
         )
+    }
+
+    /// An attribute's hash and name, as the runtime's conditions take them.
+    fn attribute_args(&self, name: &str) -> String {
+        format!("{:#x}u64, {}", naming::attribute_hash(name), string(name))
     }
 }
 

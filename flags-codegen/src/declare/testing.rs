@@ -21,8 +21,8 @@ impl Generator<'_> {
             format!(" Stubs flag `{key}` in the current thread until the guard is dropped.");
         put!(
             code,
-            "#[doc = {doc}] {deprecated} pub fn {accessor}(mut self, {stub_param}) -> Self {{ \
-             self.guard.merge({name}::__registry().stub({index}usize, {stub_value})); self }}\n",
+            "#[doc = {doc}] {deprecated} pub fn {accessor}(self, {stub_param}) -> Self {{ \
+             {name}::__registry().stub_into(self, {index}usize, {stub_value}) }}\n",
             doc = string(&stub_doc),
         );
     }
@@ -45,6 +45,10 @@ impl Generator<'_> {
             impl #krate::__private::FromStubGuard for #stub {
                 fn from_stub_guard(guard: #krate::StubGuard) -> Self {
                     Self { guard }
+                }
+
+                fn stub_guard(&mut self) -> &mut #krate::StubGuard {
+                    &mut self.guard
                 }
             }
 
