@@ -121,7 +121,7 @@ pub use flags_macros::EvaluationContext;
 
 pub use flags_runtime::{
     AnyContext, AsAttribute, Attribute, AttributeId, AttributeValue, Catalog, Context,
-    ContextAttributes, Date, EVALUATION_TARGET, Environments, Evaluation, EvaluationContext,
+    ContextAttributes, Date, EVALUATION_TARGET, Each, Environments, Evaluation, EvaluationContext,
     EvaluationCount, EvaluationCounter, EvaluationEvent, EvaluationListener, EvaluationReason,
     EveryValue, Feature, FeatureDisabled, Flag, FlagInfo, FlagType, InScope, InitError, Input,
     Layer, ListenerId, Loaded, Origin, OverrideError, OverridesWatch, Problem, Reason, Report,

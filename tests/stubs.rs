@@ -137,6 +137,15 @@ fn each_covers_every_variant() {
 }
 
 #[test]
+fn each_says_how_many_values_are_left() {
+    let mut each = Flags::each(FlagsStub::checkout_flow);
+    assert_eq!(each.len(), CheckoutFlow::ALL.len());
+    let _first = each.next();
+    assert_eq!(each.len(), CheckoutFlow::ALL.len() - 1);
+    assert!(format!("{each:?}").starts_with("Each { values: ["));
+}
+
+#[test]
 fn each_takes_the_values_to_try_for_open_types() {
     let mut seen = Vec::new();
     for (limit, _stub) in Flags::each_of(FlagsStub::max_upload_mb, [1, 50, 500]) {

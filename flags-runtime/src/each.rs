@@ -2,6 +2,8 @@
 //! long as it is held. One generic function serves every flag, through its stub setter, so
 //! that a flag generates nothing for it.
 
+use std::marker::PhantomData;
+
 use flags_model::Value;
 
 use crate::stub::StubGuard;
@@ -70,4 +72,61 @@ where
         let stub = set(S::from_stub_guard(StubGuard::empty()), value.clone());
         (value, stub)
     })
+}
+
+/// What `Flags::each(FlagsStub::x)` returns: each value of the flag, in order, with the stubs
+/// `set` makes of it in a fresh `S` (the generated `FlagsStub`), active while it is held.
+///
+/// A type of its own rather than an `impl Iterator`, so that a flag whose values cannot all
+/// be listed gets one error at the call, not one more for the return type.
+pub struct Each<S, V: 'static, F> {
+    values: std::slice::Iter<'static, V>,
+    set: F,
+    stubs: PhantomData<fn() -> S>,
+}
+
+impl<S, V: EveryValue, F> Each<S, V, F> {
+    /// Every value of `V`, each with the stubs `set` makes of it.
+    pub fn new(set: F) -> Self {
+        Self {
+            values: V::EVERY.iter(),
+            set,
+            stubs: PhantomData,
+        }
+    }
+}
+
+impl<S, V, F> Iterator for Each<S, V, F>
+where
+    S: FromStubGuard,
+    V: Clone + 'static,
+    F: Fn(S, V) -> S,
+{
+    type Item = (V, S);
+
+    fn next(&mut self) -> Option<(V, S)> {
+        let value = self.values.next()?.clone();
+        let stub = (self.set)(S::from_stub_guard(StubGuard::empty()), value.clone());
+        Some((value, stub))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.values.size_hint()
+    }
+}
+
+impl<S, V, F> ExactSizeIterator for Each<S, V, F>
+where
+    S: FromStubGuard,
+    V: Clone + 'static,
+    F: Fn(S, V) -> S,
+{
+}
+
+impl<S, V: std::fmt::Debug + 'static, F> std::fmt::Debug for Each<S, V, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Each")
+            .field("values", &self.values.as_slice())
+            .finish_non_exhaustive()
+    }
 }

@@ -44,7 +44,7 @@ pub use context::{
     AnyContext, AsAttribute, Attribute, AttributeId, AttributeValue, Context, ContextAttributes,
     EvaluationContext, SharedContext, Timestamp, WithContext, with_context, with_context_async,
 };
-pub use each::EveryValue;
+pub use each::{Each, EveryValue};
 pub use eval::Reason;
 pub use events::{
     EVALUATION_TARGET, EvaluationCount, EvaluationCounter, EvaluationEvent, EvaluationListener,

@@ -101,12 +101,12 @@ impl Generator<'_> {
                 /// Runs a test once per value of a bool or variant flag, given its stub
                 /// setter, each value with its stub active for as long as it is held:
                 /// `for (on, _stub) in Flags::each(FlagsStub::some_flag) { .. }`.
-                pub fn each<V, F>(set: F) -> impl ::core::iter::Iterator<Item = (V, #stub)>
+                pub fn each<V, F>(set: F) -> #krate::Each<#stub, V, F>
                 where
                     V: #krate::EveryValue + ::core::clone::Clone,
                     F: ::core::ops::Fn(#stub, V) -> #stub,
                 {
-                    #krate::__private::each(set, V::EVERY.iter().cloned())
+                    #krate::Each::new(set)
                 }
 
                 /// Runs a test once per value given, each with the stub `set` makes of it:
