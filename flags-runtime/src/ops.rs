@@ -11,7 +11,11 @@ use crate::context::Attribute;
 /// inverted by `negate`.
 #[inline(always)]
 pub fn outcome(test: Option<bool>, negate: bool) -> bool {
-    test.is_some_and(|result| result != negate)
+    // A match, not a closure: the compiled rules' conditions inline this at every call.
+    match test {
+        Some(result) => result != negate,
+        None => false,
+    }
 }
 
 /// An attribute compared with strings (`equals`, `in`, `starts_with`, `ends_with`,
