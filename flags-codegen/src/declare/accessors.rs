@@ -37,12 +37,9 @@ impl Generator<'_> {
              [`{name}::{plain}`] evaluates for the context in scope instead (see `flags::with_context`)."
         );
         let details_doc = format!(" Flag `{key}` for `context`, and why it has that value.");
-        let check = self.attribute_check(flag);
-        let call_check = if check.is_some() {
-            format!("Self::__attributes_of_{plain}::<C>();")
-        } else {
-            String::new()
-        };
+        // In each accessor's own body, not a helper fn: the error's note then points at the
+        // user's call (`instantiating fn Flags::x_for::<User>`), not at `declare!`.
+        let check = self.attribute_check(flag).unwrap_or_default();
         let compiled_fn = match compiled {
             Some(compiled) => compiled.closure.clone(),
             None => format!("{krate}::__private::native::nothing"),
@@ -57,9 +54,9 @@ impl Generator<'_> {
             code,
             "#[doc = {docs}] {deprecated} #[inline] pub fn {accessor}() -> {rust_type} {{ {read} }}\n\
              #[doc = {for_doc}] {deprecated} #[inline] {allow} pub fn {plain}_for<{context}>(context: &C) -> {rust_type} \
-             {{ {call_check} {compiled_fn} {read_for} }}\n\
+             {{ {check} {compiled_fn} {read_for} }}\n\
              #[doc = {details_doc}] {deprecated} pub fn {plain}_details<{context}>(context: &C) \
-             -> {krate}::Evaluation<{rust_type}> {{ {call_check} {details} }}\n",
+             -> {krate}::Evaluation<{rust_type}> {{ {check} {details} }}\n",
             docs = string(&docs),
             for_doc = string(&for_doc),
             details_doc = string(&details_doc),
@@ -70,12 +67,6 @@ impl Generator<'_> {
                 ""
             },
         );
-        if let Some(check) = check {
-            put!(
-                code,
-                "#[doc(hidden)] #[inline(always)] fn __attributes_of_{plain}<{context}>() {{ {check} }}\n"
-            );
-        }
     }
 
     /// A `const` block that fails to compile, naming the attribute and the rule that reads it,
