@@ -180,7 +180,7 @@ impl Listeners {
 
     /// Adds `listener`; says whether the list was empty before.
     pub(crate) fn add(&self, listener: Arc<dyn EvaluationListener>) -> (ListenerId, bool) {
-        let mut next_id = crate::runtime::lock(&self.next_id);
+        let mut next_id = crate::sync::lock(&self.next_id);
         let id = ListenerId(*next_id);
         *next_id += 1;
         let mut list = self.registered();
@@ -193,7 +193,7 @@ impl Listeners {
 
     /// Removes listener `id`; says whether the list is empty now.
     pub(crate) fn remove(&self, id: ListenerId) -> bool {
-        let _writing = crate::runtime::lock(&self.next_id);
+        let _writing = crate::sync::lock(&self.next_id);
         let mut list = self.registered();
         list.retain(|(registered, _)| *registered != id);
         let empty = list.is_empty();
@@ -302,7 +302,7 @@ impl EvaluationCounter {
 
     /// How many evaluations of `flag` served `value` so far.
     pub fn count(&self, flag: &str, value: &Value) -> u64 {
-        crate::runtime::lock(&self.counts)
+        crate::sync::lock(&self.counts)
             .get(flag)
             .and_then(|values| values.iter().find(|(v, _)| v == value))
             .map_or(0, |(_, count)| *count)
@@ -310,12 +310,12 @@ impl EvaluationCounter {
 
     /// Every flag and value counted, sorted by flag, then by value as text.
     pub fn counts(&self) -> Vec<EvaluationCount> {
-        sorted(&crate::runtime::lock(&self.counts))
+        sorted(&crate::sync::lock(&self.counts))
     }
 
     /// Forgets every count (at the end of a reporting period), returning them.
     pub fn take(&self) -> Vec<EvaluationCount> {
-        let taken = std::mem::take(&mut *crate::runtime::lock(&self.counts));
+        let taken = std::mem::take(&mut *crate::sync::lock(&self.counts));
         sorted(&taken)
     }
 }
@@ -337,7 +337,7 @@ fn sorted(counts: &HashMap<&'static str, Vec<(Value, u64)>>) -> Vec<EvaluationCo
 
 impl EvaluationListener for EvaluationCounter {
     fn on_evaluation(&self, event: &EvaluationEvent<'_>) {
-        let mut counts = crate::runtime::lock(&self.counts);
+        let mut counts = crate::sync::lock(&self.counts);
         let values = counts.entry(event.flag).or_default();
         match values.iter_mut().find(|(v, _)| v == event.value) {
             Some((_, count)) => *count += 1,

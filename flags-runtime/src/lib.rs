@@ -22,6 +22,8 @@ mod eval;
 mod events;
 mod feature;
 mod live;
+mod local;
+mod marks;
 mod native;
 mod ops;
 mod registry;
@@ -35,6 +37,7 @@ mod sources;
 #[cfg(feature = "redis")]
 pub mod store;
 mod stub;
+mod sync;
 mod trace;
 mod watch;
 mod writer;
@@ -58,9 +61,9 @@ pub use report::{
     Feature, FeatureDisabled, InitError, OverrideError, Problem, Report, SegmentError,
     UnknownVariant,
 };
-pub use runtime::{FlagInfo, Runtime};
+pub use runtime::Runtime;
 pub use scope::{InScope, TaskScope};
-pub use snapshot::{Evaluation, Snapshot};
+pub use snapshot::{Evaluation, FlagInfo, Snapshot};
 pub use sources::{Layer, Loaded, Origin, ProcessVars, Source, Vars};
 pub use stub::{Scoped, StubGuard, StubScope};
 pub use trace::{ConditionTrace, PrerequisiteTrace, RuleTrace, ServeTrace, Trace};

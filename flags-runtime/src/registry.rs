@@ -9,8 +9,8 @@ use crate::context::{AnyContext, EvaluationContext};
 use crate::descriptor::{Descriptor, FromValue};
 use crate::each::FromStubGuard;
 use crate::events;
+use crate::local;
 use crate::runtime::Runtime;
-use crate::scope;
 use crate::slot::{
     FAST, FAST_MASK, INLINE, LOCAL, NATIVE_FAST, NATIVE_MASK, OBSERVED, TAG_MASK, UNINIT,
     payload_bool, payload_environment, payload_int, payload_variant,
@@ -99,7 +99,7 @@ impl<const N: usize> Registry<N> {
     ) -> T {
         let word = self.slots.0[index].load(Ordering::Relaxed);
         if word & FAST_MASK == FAST
-            || (word & (TAG_MASK | OBSERVED) == INLINE && scope::none_in_this_thread())
+            || (word & (TAG_MASK | OBSERVED) == INLINE && local::none_in_this_thread())
         {
             decode(word)
         } else {
@@ -184,7 +184,7 @@ impl<const N: usize> Registry<N> {
         native: impl Fn(u32, &C) -> Option<T> + Copy,
     ) -> T {
         // This thread holds no stub and no configuration of its own: the marks do not apply.
-        let shared = scope::none_in_this_thread();
+        let shared = local::none_in_this_thread();
         if shared && word & (TAG_MASK | OBSERVED) == INLINE {
             return decode(word);
         }

@@ -4,59 +4,50 @@
 //! A scope is entered around each poll of the task's future, so it follows the task from
 //! thread to thread and never leaks to other tasks polled on the same threads.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::context::{self, EvaluationContext, SharedContext};
+use crate::local::{add_local, none_in_this_thread, remove_local};
 use crate::resolution::Resolution;
-use crate::runtime::Runtime;
-use crate::snapshot::Snapshot;
 use crate::stub::StubScope;
 
 thread_local! {
-    /// Stubs and held configurations active in this thread, readable without a borrow from
-    /// inlined checks: zero means every published word is this thread's answer.
-    static LOCAL_COUNT: Cell<usize> = const { Cell::new(0) };
     /// Configurations held by the scopes entered in this thread, innermost last.
     static HELD: RefCell<Vec<Arc<Held>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether this thread has no stub and holds no configuration: then a word marked `LOCAL`
-/// (for some other thread's sake) still answers here.
-#[inline(always)]
-pub(crate) fn none_in_this_thread() -> bool {
-    LOCAL_COUNT
-        .try_with(Cell::get)
-        .map_or(true, |count| count == 0)
+/// What keeps configurations for scopes (a runtime), told when a scope lets one go. While a
+/// configuration is kept, the keeper marks the flags whose value has changed since, so that
+/// checks in its scope leave the fast path.
+pub(crate) trait Keeper: Sync {
+    /// No scope keeps `resolution` any longer through this [`Held`].
+    fn release(&self, resolution: &Resolution);
 }
 
-pub(crate) fn add_local(entries: usize) {
-    let _ = LOCAL_COUNT.try_with(|count| count.set(count.get() + entries));
+/// Whether `a` and `b` are the same keeper.
+fn same(a: &dyn Keeper, b: &dyn Keeper) -> bool {
+    std::ptr::addr_eq(a, b)
 }
 
-pub(crate) fn remove_local(entries: usize) {
-    let _ = LOCAL_COUNT.try_with(|count| count.set(count.get().saturating_sub(entries)));
-}
-
-/// One configuration of one runtime, kept by a scope. While it lives, the runtime marks the
-/// flags whose value has changed since, so that checks in its scope leave the fast path.
+/// One configuration of one keeper, kept by a scope.
 pub(crate) struct Held {
-    pub(crate) runtime: &'static Runtime,
+    pub(crate) keeper: &'static dyn Keeper,
     pub(crate) resolution: Arc<Resolution>,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.runtime.release_held(&self.resolution);
+        self.keeper.release(&self.resolution);
     }
 }
 
-/// Calls `read` with the configuration this thread's innermost scope holds for `runtime`,
+/// Calls `read` with the configuration this thread's innermost scope holds for `keeper`,
 /// if any. Borrowed, not cloned, so that no shared count is touched per evaluation.
-fn with_held<R>(runtime: &Runtime, read: impl FnOnce(Option<&Arc<Resolution>>) -> R) -> R {
+fn with_held<R>(keeper: &dyn Keeper, read: impl FnOnce(Option<&Arc<Resolution>>) -> R) -> R {
     if none_in_this_thread() || HELD.try_with(|_| ()).is_err() {
         return read(None);
     }
@@ -64,7 +55,7 @@ fn with_held<R>(runtime: &Runtime, read: impl FnOnce(Option<&Arc<Resolution>>) -
         Ok(held) => read(
             held.iter()
                 .rev()
-                .find(|h| std::ptr::eq(h.runtime, runtime))
+                .find(|h| same(h.keeper, keeper))
                 .map(|h| &h.resolution),
         ),
         // Being changed (only possible re-entrantly): the runtime's current configuration.
@@ -72,16 +63,16 @@ fn with_held<R>(runtime: &Runtime, read: impl FnOnce(Option<&Arc<Resolution>>) -
     })
 }
 
-/// The configuration this thread's innermost scope holds for `runtime`, if any.
+/// The configuration this thread's innermost scope holds for `keeper`, if any.
 #[cold]
-pub(crate) fn held(runtime: &Runtime) -> Option<Arc<Resolution>> {
-    with_held(runtime, |held| held.cloned())
+pub(crate) fn held(keeper: &dyn Keeper) -> Option<Arc<Resolution>> {
+    with_held(keeper, |held| held.cloned())
 }
 
-/// The generation of the configuration this thread's innermost scope holds for `runtime`.
+/// The generation of the configuration this thread's innermost scope holds for `keeper`.
 #[inline(never)]
-pub(crate) fn held_generation(runtime: &Runtime) -> Option<u64> {
-    with_held(runtime, |held| held.map(|resolution| resolution.generation))
+pub(crate) fn held_generation(keeper: &dyn Keeper) -> Option<u64> {
+    with_held(keeper, |held| held.map(|resolution| resolution.generation))
 }
 
 /// Everything flag checks inside one task see: an evaluation context, the configuration of
@@ -122,14 +113,21 @@ impl TaskScope {
         self
     }
 
-    /// Keeps `runtime`'s configuration as it is now for every check in the scope: a reload
-    /// or an override made while the task runs is seen by the tasks that start after it,
-    /// not halfway through this one.
-    pub fn with_configuration_of(mut self, runtime: &'static Runtime) -> Self {
-        self.held
-            .retain(|held| !std::ptr::eq(held.runtime, runtime));
-        self.held.push(runtime.hold());
+    /// The scope keeping `held`, in place of any other configuration of the same keeper
+    /// (`TaskScope::with_configuration_of`).
+    pub(crate) fn keeping(mut self, held: Arc<Held>) -> Self {
+        self.held.retain(|kept| !same(kept.keeper, held.keeper));
+        self.held.push(held);
         self
+    }
+
+    /// The configuration the scope keeps of `keeper`, if it keeps one
+    /// (`TaskScope::snapshot`).
+    pub(crate) fn kept_by(&self, keeper: &dyn Keeper) -> Option<&Arc<Resolution>> {
+        self.held
+            .iter()
+            .find(|held| same(held.keeper, keeper))
+            .map(|held| &held.resolution)
     }
 
     /// Test stubs that checks in the scope see (see [`StubScope`]); they take precedence
@@ -137,17 +135,6 @@ impl TaskScope {
     pub fn with_stubs(mut self, stubs: StubScope) -> Self {
         self.stubs = stubs;
         self
-    }
-
-    /// The configuration the scope keeps for `runtime`, if it keeps one.
-    pub fn snapshot(&self, runtime: &'static Runtime) -> Option<Snapshot> {
-        self.held
-            .iter()
-            .find(|held| std::ptr::eq(held.runtime, runtime))
-            .map(|held| Snapshot {
-                runtime,
-                resolution: Arc::clone(&held.resolution),
-            })
     }
 
     /// The scope's evaluation context, if it has one.

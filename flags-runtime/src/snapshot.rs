@@ -1,14 +1,16 @@
-//! Immutable, complete configurations, and consistent reads of several flags.
+//! Immutable, complete configurations, and consistent reads of several flags; explanations
+//! of flags ([`Runtime::explain`]), which are read from one.
 
 use std::sync::Arc;
 
-use flags_model::Value;
+use flags_model::{Flag, Value};
 
 use crate::context::{self, AnyContext};
 use crate::descriptor::FromValue;
 use crate::eval::{Outcome, Reason};
 use crate::resolution::Resolution;
 use crate::runtime::Runtime;
+use crate::scope::{self, TaskScope};
 
 /// A flag's value and why it has it.
 #[derive(Clone, Debug, PartialEq)]
@@ -124,5 +126,105 @@ impl Snapshot {
 
     fn typed<T: FromValue>(&self, index: usize) -> T {
         self.runtime.typed_owned(index, self.value(index))
+    }
+}
+
+/// A flag's declaration, its value now (in the current thread and context) and why.
+#[derive(Clone, Debug)]
+pub struct FlagInfo {
+    flag: &'static Flag,
+    value: Value,
+    reason: Reason,
+}
+
+impl FlagInfo {
+    /// The declaration: key, description, owner, ticket, expiry, type, per-environment values.
+    pub fn flag(&self) -> &'static Flag {
+        self.flag
+    }
+
+    /// The value now in force (in the current thread, stubs included, for the current context).
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// Why it has that value.
+    pub fn reason(&self) -> &Reason {
+        &self.reason
+    }
+}
+
+impl Runtime {
+    /// Every flag with its declaration, current value and why (for the current context).
+    pub fn flags(&'static self) -> Vec<FlagInfo> {
+        let snapshot = self.snapshot();
+        (0..self.catalog().flags().len())
+            .filter_map(|index| self.info(&snapshot, index, None))
+            .collect()
+    }
+
+    /// One flag (by key or accessor name) with its value and why, for `context` (the
+    /// current context when `None`): the answer to "why does this user see the feature?".
+    pub fn explain(
+        &'static self,
+        name: &str,
+        context: Option<&dyn AnyContext>,
+    ) -> Option<FlagInfo> {
+        let (index, _) = self.catalog().find(name)?;
+        self.info(&self.snapshot(), index, context)
+    }
+
+    /// The configuration now in force, held still for consistent reads of several flags.
+    ///
+    /// Inside a [`TaskScope`](crate::TaskScope) that keeps this runtime's configuration,
+    /// that configuration.
+    pub fn snapshot(&'static self) -> Snapshot {
+        let resolution = scope::held(self).unwrap_or_else(|| self.current());
+        Snapshot {
+            runtime: self,
+            resolution,
+        }
+    }
+
+    fn info(
+        &'static self,
+        snapshot: &Snapshot,
+        index: usize,
+        context: Option<&dyn AnyContext>,
+    ) -> Option<FlagInfo> {
+        if !self.is_consistent() {
+            return None;
+        }
+        let flag = self.catalog().flags().get(index)?;
+        let Evaluation { value, reason } = snapshot.explain(index, context);
+        Some(FlagInfo {
+            flag,
+            value,
+            reason,
+        })
+    }
+
+    /// Flag `index` for `context` (the current context when `None`), and why.
+    #[doc(hidden)]
+    pub fn evaluate<T: FromValue>(
+        &'static self,
+        index: usize,
+        context: Option<&dyn AnyContext>,
+    ) -> Evaluation<T> {
+        let Evaluation { value, reason } = self.snapshot().evaluate(index, context);
+        Evaluation {
+            value: self.typed_owned(index, value),
+            reason,
+        }
+    }
+}
+
+impl TaskScope {
+    /// The configuration the scope keeps for `runtime`, if it keeps one.
+    pub fn snapshot(&self, runtime: &'static Runtime) -> Option<Snapshot> {
+        self.kept_by(runtime).map(|resolution| Snapshot {
+            runtime,
+            resolution: Arc::clone(resolution),
+        })
     }
 }

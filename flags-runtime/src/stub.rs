@@ -13,20 +13,21 @@ use std::task::{Context, Poll};
 
 use flags_model::Value;
 
-use crate::runtime::Runtime;
-use crate::scope;
+use crate::local;
+use crate::marks::Words;
 
-/// One stubbed value. While any `Arc` to it exists, its flag is marked as stubbed so that
-/// checks look here; dropping the last one clears the mark.
+/// One stubbed value of one runtime's flag (the runtime's words name it). While any `Arc`
+/// to it exists, its flag is marked as stubbed so that checks look here; dropping the last
+/// one clears the mark.
 pub(crate) struct StubLayer {
-    runtime: &'static Runtime,
+    words: &'static Words,
     index: usize,
     value: Value,
 }
 
 impl Drop for StubLayer {
     fn drop(&mut self) {
-        self.runtime.stub_released(self.index);
+        self.words.stub_released(self.index);
     }
 }
 
@@ -36,25 +37,27 @@ thread_local! {
     static ACTIVE: RefCell<Vec<Arc<StubLayer>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The value of a stub for flag `index` of `runtime` in this thread, if any.
-pub(crate) fn lookup(runtime: &Runtime, index: usize) -> Option<Value> {
+/// The value of a stub for flag `index` of the runtime publishing `words`, in this thread,
+/// if any.
+pub(crate) fn lookup(words: &Words, index: usize) -> Option<Value> {
     ACTIVE
         .try_with(|active| {
             active
                 .borrow()
                 .iter()
                 .rev()
-                .find(|layer| std::ptr::eq(layer.runtime, runtime) && layer.index == index)
+                .find(|layer| std::ptr::eq(layer.words, words) && layer.index == index)
                 .map(|layer| layer.value.clone())
         })
         .ok()
         .flatten()
 }
 
-pub(crate) fn create(runtime: &'static Runtime, index: usize, value: Value) -> StubGuard {
-    runtime.stub_acquired(index);
+/// A stub of flag `index` of the runtime publishing `words`, active in this thread.
+pub(crate) fn create(words: &'static Words, index: usize, value: Value) -> StubGuard {
+    words.stub_acquired(index);
     let layer = Arc::new(StubLayer {
-        runtime,
+        words,
         index,
         value,
     });
@@ -102,7 +105,7 @@ impl StubGuard {
                 layers.len()
             })
             .unwrap_or(0);
-        scope::add_local(entered);
+        local::add_local(entered);
         Self {
             layers,
             _this_thread_only: PhantomData,
@@ -121,7 +124,7 @@ fn leave(layers: &[Arc<StubLayer>]) -> Vec<Arc<StubLayer>> {
             }
         }
     });
-    scope::remove_local(removed.len());
+    local::remove_local(removed.len());
     removed
 }
 

@@ -13,8 +13,9 @@ use std::time::{Duration, SystemTime};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::report::Report;
-use crate::runtime::{Runtime, lock};
+use crate::runtime::Runtime;
 use crate::sources::panic_message;
+use crate::sync::lock;
 
 /// How [`Runtime::watch_overrides_with`] follows the file.
 #[derive(Clone, Debug)]

@@ -21,7 +21,8 @@ use redis::{Client, Connection};
 
 use super::{Keys, StoreError, connect, environment_for, open, redis_error};
 use crate::events::EvaluationCounter;
-use crate::runtime::{Runtime, lock};
+use crate::runtime::Runtime;
+use crate::sync::lock;
 
 /// How long a minute's bucket stays: a day and an hour, so the last day's minutes are all
 /// there.

@@ -20,8 +20,9 @@ use super::{
 };
 use crate::live::SourceHandle;
 use crate::report::Problem;
-use crate::runtime::{Runtime, lock};
+use crate::runtime::Runtime;
 use crate::sources::{Layer, Loaded, Source, Vars};
+use crate::sync::lock;
 
 /// How a runtime follows a Redis store.
 #[derive(Clone, Debug)]
