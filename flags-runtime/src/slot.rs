@@ -22,9 +22,10 @@ use flags_model::Value;
 
 /// The bits that say where the value is.
 pub const TAG_MASK: u64 = 0b11;
-pub(crate) const UNINIT: u64 = 0;
-/// The payload holds the value.
-pub const INLINE: u64 = 1;
+/// The payload holds the value. Zero, as are the marks of an unmarked word, so that the
+/// fast path's test is one `test` of the low bits, with no compare.
+pub const INLINE: u64 = 0;
+pub(crate) const UNINIT: u64 = 1;
 pub(crate) const INDIRECT: u64 = 2;
 /// Evaluated per context (targeting or prerequisites): always the slow path.
 pub const DYNAMIC: u64 = 3;
