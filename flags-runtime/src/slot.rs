@@ -74,10 +74,11 @@ pub const fn payload_environment(word: u64) -> u32 {
     (word >> ENVIRONMENT_SHIFT) as u32
 }
 
-/// The payload as a bool.
+/// The payload as a bool. Its lowest bit, not a compare: a compare's `setcc` writes one
+/// byte of a register and keeps the rest, which can tie each check to the one before.
 #[inline(always)]
 pub const fn payload_bool(word: u64) -> bool {
-    word >> PAYLOAD_SHIFT != 0
+    (word >> PAYLOAD_SHIFT) & 1 != 0
 }
 
 /// The payload as a sign-extended integer.
