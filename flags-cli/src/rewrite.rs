@@ -613,7 +613,7 @@ impl Rewriter<'_, '_> {
 
     /// After the walk of an expression's parts: the flag's value, and what it decides.
     fn after_expr(&mut self, expr: &Expr) {
-        let range = self.edits.range(expr);
+        let range = self.edits.expr_range(expr);
         if self.is_known(expr) {
             match self.flag.kept.literal() {
                 Some(literal) => {
@@ -635,14 +635,15 @@ impl Rewriter<'_, '_> {
                     self.edits.replace(range, b.to_string());
                 }
             }
-            Expr::Binary(binary) => self.after_binary(binary, range),
-            Expr::MethodCall(call) => self.after_method_call(call, range),
+            Expr::Binary(binary) => self.after_binary(expr, binary, range),
+            Expr::MethodCall(call) => self.after_method_call(expr, call, range),
             _ => {}
         }
     }
 
-    fn after_binary(&mut self, binary: &ExprBinary, range: Range<usize>) {
-        if let Cond::Known(b) = self.eval(&Expr::Binary(binary.clone())) {
+    /// `expr` is `binary`, as an expression.
+    fn after_binary(&mut self, expr: &Expr, binary: &ExprBinary, range: Range<usize>) {
+        if let Cond::Known(b) = self.eval(expr) {
             self.edits.replace(range, b.to_string());
             return;
         }
@@ -671,10 +672,11 @@ impl Rewriter<'_, '_> {
         self.edits.replace(range, text);
     }
 
-    fn after_method_call(&mut self, call: &ExprMethodCall, range: Range<usize>) {
+    /// `expr` is `call`, as an expression.
+    fn after_method_call(&mut self, expr: &Expr, call: &ExprMethodCall, range: Range<usize>) {
         let method = call.method.unraw().to_string();
         // The method and its arguments, after what it is called on.
-        let segment = self.edits.range(&call.receiver).end..range.end;
+        let segment = self.edits.expr_range(&call.receiver).end..range.end;
         if method == self.flag.accessor && self.is_stub_chain(&call.receiver) {
             match call.args.first().and_then(|a| self.is_kept_value(a)) {
                 Some(true) => {
@@ -691,7 +693,7 @@ impl Rewriter<'_, '_> {
             }
             return;
         }
-        if self.is_gated_router(&Expr::MethodCall(call.clone())) {
+        if self.is_gated_router(expr) {
             if self.off() {
                 self.close_router(call, range);
             } else {
@@ -1342,10 +1344,9 @@ impl<'ast> Visit<'ast> for Rewriter<'_, '_> {
     }
 
     fn visit_expr(&mut self, expr: &'ast Expr) {
-        let range = self.edits.range(expr);
         match expr {
-            Expr::If(inner) => self.rewrite_if(inner, Place::Expr, range),
-            Expr::Match(inner) => self.rewrite_match(inner, Place::Expr, range),
+            Expr::If(inner) => self.rewrite_if(inner, Place::Expr, self.edits.range(expr)),
+            Expr::Match(inner) => self.rewrite_match(inner, Place::Expr, self.edits.range(expr)),
             _ => {
                 visit::visit_expr(self, expr);
                 self.after_expr(expr);

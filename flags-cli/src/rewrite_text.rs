@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use proc_macro2::Span;
+use syn::Expr;
 use syn::spanned::Spanned;
 
 /// The edits of one file, sorted and never overlapping, and the places left as they were
@@ -38,6 +39,47 @@ impl<'t> Edits<'t> {
     /// The byte range of a parsed node.
     pub(crate) fn range(&self, node: &impl Spanned) -> Range<usize> {
         self.span_range(node.span())
+    }
+
+    /// The byte range of an expression, as [`Edits::range`] gives it. The forms that nest
+    /// along a chain (`a.b().c?`, `f(x)[i]`, `a && b`) are measured from their first and last
+    /// tokens rather than printed back whole: a chain of n links would otherwise cost n²,
+    /// since the rewrite measures every link.
+    pub(crate) fn expr_range(&self, expr: &Expr) -> Range<usize> {
+        let end = self.expr_end(expr);
+        self.expr_start(expr).min(end)..end
+    }
+
+    fn expr_start(&self, mut expr: &Expr) -> usize {
+        loop {
+            // Down the leftmost part; an attribute comes before it.
+            expr = match expr {
+                Expr::MethodCall(e) if e.attrs.is_empty() => &e.receiver,
+                Expr::Field(e) if e.attrs.is_empty() => &e.base,
+                Expr::Try(e) if e.attrs.is_empty() => &e.expr,
+                Expr::Await(e) if e.attrs.is_empty() => &e.base,
+                Expr::Index(e) if e.attrs.is_empty() => &e.expr,
+                Expr::Call(e) if e.attrs.is_empty() => &e.func,
+                Expr::Cast(e) if e.attrs.is_empty() => &e.expr,
+                Expr::Binary(e) if e.attrs.is_empty() => &e.left,
+                _ => return self.range(expr).start,
+            };
+        }
+    }
+
+    fn expr_end(&self, expr: &Expr) -> usize {
+        let last = match expr {
+            Expr::MethodCall(e) => e.paren_token.span.close(),
+            Expr::Field(e) => e.member.span(),
+            Expr::Try(e) => e.question_token.spans[0],
+            Expr::Await(e) => e.await_token.span,
+            Expr::Index(e) => e.bracket_token.span.close(),
+            Expr::Call(e) => e.paren_token.span.close(),
+            Expr::Cast(e) => return self.range(&*e.ty).end,
+            Expr::Binary(e) => return self.expr_end(&e.right),
+            _ => return self.range(expr).end,
+        };
+        self.span_range(last).end
     }
 
     /// The byte range of a span.
@@ -257,6 +299,37 @@ pub(crate) fn parsed_start(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_expression_measured_by_its_ends_has_the_range_of_its_tokens() {
+        struct Every<'e, 't> {
+            edits: &'e Edits<'t>,
+            checked: usize,
+        }
+        impl<'ast> syn::visit::Visit<'ast> for Every<'_, '_> {
+            fn visit_expr(&mut self, expr: &'ast Expr) {
+                assert_eq!(
+                    self.edits.expr_range(expr),
+                    self.edits.range(expr),
+                    "{}",
+                    self.edits.render(self.edits.range(expr))
+                );
+                self.checked += 1;
+                syn::visit::visit_expr(self, expr);
+            }
+        }
+        let text = "fn f() {\n    let a = Flags::x().y(1, 2).z?.w[3] as u8;\n    \
+                    let b = #[allow(unused)] g(h).0 .await + k.m() && !n.p(q) || (r)(s)[t];\n    \
+                    let c = (u.v)().w::<T>(x, |y| y.z) as Box<dyn Fn()>;\n}\n";
+        let file = syn::parse_file(text).expect("valid Rust");
+        let edits = Edits::new(text, 0);
+        let mut every = Every {
+            edits: &edits,
+            checked: 0,
+        };
+        syn::visit::Visit::visit_file(&mut every, &file);
+        assert!(every.checked > 30, "{}", every.checked);
+    }
 
     #[test]
     fn edits_splice_and_take_in_the_edits_inside_them() {
