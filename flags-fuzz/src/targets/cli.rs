@@ -3,9 +3,10 @@
 //! An input is a `flags.toml`, then [`CLI_SEPARATOR`](crate::corpus::CLI_SEPARATOR) and an
 //! overrides file (without the separator, no overrides file). In a directory holding the two
 //! files, with `FLAGS_OVERRIDES` naming the second, it runs `flags check`, `flags list`,
-//! `flags explain NAME --env E --key K`, `flags set NAME VALUE` and `flags unset NAME`, all
-//! with `-f flags.toml` (the first three with `--format json` for a third of the inputs); the
-//! flag, environment and value are picked from the input.
+//! `flags explain NAME --env E --key K`, `flags set NAME VALUE`, `flags unset NAME` and
+//! `flags stale`, all with `-f flags.toml` (`check`, `list`, `explain` and `stale` with
+//! `--format json` for a third of the inputs); the flag, environment and value are picked
+//! from the input.
 //!
 //! Checks, for every command: it ends within the time limit, with exit code 0, 1 or 2 (never
 //! 101 nor a signal); its standard error never says "panicked"; every `--> file:line:column`
@@ -141,6 +142,7 @@ impl Cli {
         }
         unset.extend(args(&["-f", "flags.toml"]));
         commands.push(unset);
+        commands.push([args(&["stale", "-f", "flags.toml"]), args(format)].concat());
 
         let mut output = 0;
         let mut valid = false;
@@ -171,7 +173,8 @@ impl Cli {
                 };
                 checked.map_err(|v| Violation::invariant(format!("{}: {}", shown(), v.message)))?;
             }
-            if pick.json && number < 3 && !ran.stdout.is_empty() {
+            // Every command but `set` and `unset` prints JSON when asked.
+            if pick.json && !matches!(number, 3 | 4) && !ran.stdout.is_empty() {
                 check_json(&ran.stdout, number == 0, &flags_text)
                     .map_err(|v| Violation::invariant(format!("{}: {}", shown(), v.message)))?;
             }
