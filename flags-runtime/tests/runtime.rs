@@ -1,8 +1,9 @@
 mod common;
 
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use common::*;
 use flags_runtime::{InitError, Origin, OverrideError, Reason, Runtime, StubScope, Value};
@@ -403,32 +404,44 @@ fn a_snapshot_never_mixes_two_configurations() {
     );
     let runtime = registry.runtime();
     let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = (0..2)
         .map(|_| {
-            let stop = Arc::clone(&stop);
+            let (stop, reads) = (Arc::clone(&stop), Arc::clone(&reads));
             std::thread::spawn(move || {
-                let mut seen = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let snapshot = runtime.snapshot();
                     let a = snapshot.value(BETA);
                     let b = snapshot.value(6);
                     assert_eq!(a, b, "generation {}", snapshot.generation());
-                    seen += 1;
+                    reads.fetch_add(1, Ordering::Relaxed);
                 }
-                seen
             })
         })
         .collect();
-    for round in 0..300 {
+    // The reloads go on until the readers have read all along them, however late the
+    // readers' threads start.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reads.load(Ordering::Relaxed) == 0 {
+        assert!(Instant::now() < deadline, "the readers never started");
+        std::thread::yield_now();
+    }
+    let before = reads.load(Ordering::Relaxed);
+    let mut round = 0;
+    while round < 300 || reads.load(Ordering::Relaxed) < before + 1_000 {
+        assert!(Instant::now() < deadline, "the readers made no progress");
         let on = if round % 2 == 0 { "true" } else { "false" };
         vars.set("FLAGS_BETA_ENABLED", on);
         vars.set("FLAGS_BETA_B_ENABLED", on);
         runtime.reload();
         assert_eq!(registry.bool(BETA), round % 2 == 0);
+        round += 1;
     }
     stop.store(true, Ordering::Relaxed);
     for reader in readers {
-        assert!(reader.join().unwrap() > 0);
+        reader
+            .join()
+            .expect("no reader saw two configurations mixed");
     }
 }
 
