@@ -1,6 +1,9 @@
 //! Following the overrides file as it changes: file-system events on its directory when the
 //! platform gives them, else polling, and in both cases a comparison of the file's contents
-//! so that only a real change is read.
+//! so that only a real change is read. With events, the file is also compared every few
+//! seconds, so that a change whose event never came (a directory replaced whole, a file
+//! system that does not report changes made elsewhere) still gets through, and the directory
+//! is then watched again.
 
 use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -23,15 +26,18 @@ pub struct WatchOptions {
     debounce: Duration,
     poll_interval: Duration,
     poll: bool,
+    resync: Duration,
 }
 
 impl Default for WatchOptions {
-    /// Events with a 50 ms debounce; polling every 500 ms when events are not available.
+    /// Events with a 50 ms debounce, and a comparison every 5 s besides; polling every
+    /// 500 ms when events are not available.
     fn default() -> Self {
         Self {
             debounce: Duration::from_millis(50),
             poll_interval: Duration::from_millis(500),
             poll: false,
+            resync: Duration::from_secs(5),
         }
     }
 }
@@ -54,6 +60,15 @@ impl WatchOptions {
     /// systems that do not report changes made elsewhere.
     pub fn polling(mut self) -> Self {
         self.poll = true;
+        self
+    }
+
+    /// How often to compare the file when no event comes, while following events. An event
+    /// is lost when the file's directory is replaced whole (the watch ends with it), or on a
+    /// file system that does not report changes made elsewhere; a change found this way is
+    /// read, and the directory is watched again.
+    pub fn resync_every(mut self, interval: Duration) -> Self {
+        self.resync = interval;
         self
     }
 }
@@ -92,13 +107,12 @@ pub struct OverridesWatch {
     status: Arc<Mutex<Status>>,
     stop: mpsc::Sender<Wake>,
     thread: Option<JoinHandle<()>>,
-    // Dropped with the handle, which ends the events.
-    _watcher: Option<RecommendedWatcher>,
 }
 
 #[derive(Default)]
 struct Status {
     reloads: u64,
+    rewatched: u64,
     last_report: Option<Report>,
     last_error: Option<String>,
 }
@@ -129,6 +143,12 @@ impl OverridesWatch {
     /// with file, line and reason, when it was rejected.
     pub fn last_report(&self) -> Option<Report> {
         lock(&self.status).last_report.clone()
+    }
+
+    /// How many times the file's directory has been watched again, after a change was found
+    /// without its event or the file went missing (its directory replaced whole, say).
+    pub fn rewatched(&self) -> u64 {
+        lock(&self.status).rewatched
     }
 
     /// What last went wrong inside the watching thread itself (a bug, not a bad file: a bad
@@ -197,10 +217,18 @@ impl Runtime {
             }
         };
         let status = Arc::new(Mutex::new(Status::default()));
-        let follower = Follower {
+        let mode = match watcher {
+            Some(watcher) => Mode::Events {
+                watcher: Some(watcher),
+                wake: wake.clone(),
+                resync: options.resync,
+            },
+            None => Mode::Polling(options.poll_interval),
+        };
+        let mut follower = Follower {
             runtime: self,
             path: path.clone(),
-            poll: polling.is_some().then_some(options.poll_interval),
+            mode,
             debounce: options.debounce,
             status: Arc::clone(&status),
         };
@@ -216,7 +244,6 @@ impl Runtime {
             status,
             stop: wake,
             thread: Some(thread),
-            _watcher: watcher,
         })
     }
 }
@@ -239,32 +266,52 @@ fn watch_directory(path: &Path, wake: mpsc::Sender<Wake>) -> notify::Result<Reco
 struct Follower {
     runtime: &'static Runtime,
     path: PathBuf,
-    /// The polling interval, when polling.
-    poll: Option<Duration>,
+    mode: Mode,
     debounce: Duration,
     status: Arc<Mutex<Status>>,
 }
 
+/// How the follower hears of changes.
+enum Mode {
+    /// File-system events on the directory, and a comparison every `resync` besides. The
+    /// watcher lives in the thread, which makes it again when the watch is lost (`None`
+    /// while its directory cannot be watched).
+    Events {
+        watcher: Option<RecommendedWatcher>,
+        wake: mpsc::Sender<Wake>,
+        resync: Duration,
+    },
+    /// A comparison at every interval.
+    Polling(Duration),
+}
+
 impl Follower {
-    fn run(&self, woken: &mpsc::Receiver<Wake>, mut seen: Option<Fingerprint>) {
+    fn run(&mut self, woken: &mpsc::Receiver<Wake>, mut seen: Option<Fingerprint>) {
         loop {
-            let wake = match self.poll {
-                Some(interval) => woken.recv_timeout(interval),
-                None => woken.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            let interval = match &self.mode {
+                Mode::Events { resync, .. } => *resync,
+                Mode::Polling(interval) => *interval,
             };
-            match wake {
+            let evented = match woken.recv_timeout(interval) {
                 Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Wake::Changed) => {
                     if !self.quiet(woken) {
                         return;
                     }
+                    true
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-            }
+                Err(RecvTimeoutError::Timeout) => false,
+            };
             // Whatever goes wrong in one look, the next change is still followed.
             let looked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let now = Fingerprint::of(&self.path);
-                if now != seen { self.read() } else { now }
+                let changed = now != seen;
+                // A change no event told of, or a file gone with its directory perhaps: the
+                // watch may have ended, so it is made again.
+                if (changed && !evented) || now.is_none() {
+                    self.rewatch();
+                }
+                if changed { self.read() } else { now }
             }));
             match looked {
                 Ok(fingerprint) => seen = fingerprint,
@@ -277,6 +324,26 @@ impl Follower {
                     lock(&self.status).last_error = Some(message);
                 }
             }
+        }
+    }
+
+    /// Watches the file's directory again, when following events.
+    fn rewatch(&mut self) {
+        let Mode::Events { watcher, wake, .. } = &mut self.mode else {
+            return;
+        };
+        // The old watch first: its directory may be the one being watched again.
+        *watcher = None;
+        match watch_directory(&self.path, wake.clone()) {
+            Ok(made) => {
+                *watcher = Some(made);
+                lock(&self.status).rewatched += 1;
+            }
+            // The directory is not there (yet): the next comparison tries again.
+            Err(error) => tracing::debug!(
+                path = %self.path.display(),
+                "the overrides file's directory cannot be watched yet: {error}"
+            ),
         }
     }
 

@@ -386,3 +386,39 @@ serve = true
     );
     assert!(source.add_to_segment("betta", ["u-5"]).is_err());
 }
+
+#[test]
+fn a_directory_replaced_whole_is_still_followed() {
+    let parent = tempfile::tempdir().expect("a directory");
+    let dir = parent.path().join("config");
+    std::fs::create_dir(&dir).expect("create config/");
+    let path = dir.join("overrides.toml");
+    std::fs::write(&path, upload(1)).expect("write");
+    let (registry, _) = build::<6>(FLAGS, &[("FLAGS_OVERRIDES", path.to_str().expect("UTF-8"))]);
+    assert_eq!(registry.int(UPLOAD), 1);
+    let options = WatchOptions::default().resync_every(Duration::from_millis(200));
+    let watch = registry
+        .runtime()
+        .watch_overrides_with(options)
+        .expect("a file");
+    assert_eq!(watch.polling(), None, "events");
+
+    // A deploy that replaces the whole directory: its watch ends with it, and no event tells
+    // of the new one.
+    std::fs::remove_dir_all(&dir).expect("remove config/");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        registry.int(UPLOAD),
+        1,
+        "a missing file keeps the last good values"
+    );
+    std::fs::create_dir(&dir).expect("create config/ again");
+    std::fs::write(&path, upload(2)).expect("write");
+    wait_until("the file in the new directory is read", || {
+        registry.int(UPLOAD) == 2
+    });
+    assert!(watch.rewatched() >= 1, "the new directory is watched");
+    replace(&path, &upload(3));
+    wait_until("and its next change", || registry.int(UPLOAD) == 3);
+    assert!(registry.runtime().report().is_clean());
+}
