@@ -422,3 +422,39 @@ fn a_directory_replaced_whole_is_still_followed() {
     wait_until("and its next change", || registry.int(UPLOAD) == 3);
     assert!(registry.runtime().report().is_clean());
 }
+
+/// A Kubernetes ConfigMap volume: the file is a link through `..data`, a link to a directory
+/// of this version's files, swapped by rename for the next version's.
+#[cfg(unix)]
+#[test]
+fn a_config_map_update_is_followed() {
+    use std::os::unix::fs::symlink;
+
+    let dir = tempfile::tempdir().expect("a directory");
+    let version = |name: &str, mb: i64| {
+        std::fs::create_dir(dir.path().join(name)).expect("a version's directory");
+        std::fs::write(dir.path().join(name).join("overrides.toml"), upload(mb)).expect("write");
+    };
+    version("..2026_12_07_a", 1);
+    symlink("..2026_12_07_a", dir.path().join("..data")).expect("link ..data");
+    let path = dir.path().join("overrides.toml");
+    symlink("..data/overrides.toml", &path).expect("link the file");
+    let (registry, _) = build::<6>(FLAGS, &[("FLAGS_OVERRIDES", path.to_str().expect("UTF-8"))]);
+    assert_eq!(registry.int(UPLOAD), 1);
+    // No comparison but the events' within the test's time.
+    let options = WatchOptions::default().resync_every(Duration::from_secs(60));
+    let watch = registry
+        .runtime()
+        .watch_overrides_with(options)
+        .expect("a file");
+
+    for (mb, name) in [(2, "..2026_12_07_b"), (3, "..2026_12_07_c")] {
+        version(name, mb);
+        symlink(name, dir.path().join("..data_tmp")).expect("link ..data_tmp");
+        std::fs::rename(dir.path().join("..data_tmp"), dir.path().join("..data"))
+            .expect("swap ..data");
+        wait_until("the new version is read", || registry.int(UPLOAD) == mb);
+    }
+    assert!(registry.runtime().report().is_clean());
+    assert_eq!(watch.rewatched(), 0, "events told of every change");
+}
