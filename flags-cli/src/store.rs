@@ -54,8 +54,8 @@ struct Membership {
     /// The context keys (user ids, organisations...).
     #[arg(required_unless_present = "keys_from")]
     keys: Vec<String>,
-    /// Also every line of this file (`-`: standard input), for many keys at once; blank
-    /// lines are skipped. All of them are one write.
+    /// Also every line of this file (`-`: standard input; a pipe such as `<(cut -f1 x)` too),
+    /// for many keys at once; blank lines are skipped. All of them are one write.
     #[arg(long, value_name = "PATH")]
     keys_from: Option<PathBuf>,
     #[command(flatten)]
@@ -69,23 +69,66 @@ impl Membership {
         let Some(path) = &self.keys_from else {
             return Ok(keys);
         };
-        let text = if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|error| {
-                Failure::Broken(format!("cannot read the keys from standard input: {error}"))
-            })?;
-            text
+        // Not a flags file: a list of keys may be larger, and come from a pipe the user
+        // started, which the command rightly waits for.
+        if path.as_os_str() == "-" {
+            read_keys(std::io::stdin().lock(), "standard input", LIMITS, &mut keys)?;
         } else {
-            flags_model::file::read_text(path)
-                .map_err(|error| Failure::Broken(format!("{} {error}", path.display())))?
-        };
-        keys.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty())
-                .map(str::to_owned),
-        );
+            let shown = path.display().to_string();
+            let file = std::fs::File::open(path)
+                .map_err(|error| Failure::Broken(format!("cannot open {shown}: {error}")))?;
+            read_keys(file, &shown, LIMITS, &mut keys)?;
+        }
         Ok(keys)
+    }
+}
+
+/// The most `--keys-from` reads, in bytes and in keys: room for millions of keys in one
+/// write, not for a runaway pipe (`yes |`), which would otherwise fill the memory.
+const LIMITS: (u64, usize) = (256 << 20, 10_000_000);
+
+/// Appends the keys of `source` (called `shown` in errors), one a line, trimmed, blank lines
+/// skipped, to `keys`; more than `limits` (bytes, keys) allow are refused.
+fn read_keys(
+    source: impl std::io::Read,
+    shown: &str,
+    (limit, most): (u64, usize),
+    keys: &mut Vec<String>,
+) -> Result<(), Failure> {
+    use std::io::BufRead as _;
+    let mut reader = std::io::BufReader::new(source.take(limit.saturating_add(1)));
+    let mut line = Vec::new();
+    let (mut number, mut read) = (0usize, 0u64);
+    loop {
+        line.clear();
+        let length = reader.read_until(b'\n', &mut line).map_err(|error| {
+            Failure::Broken(format!("cannot read the keys from {shown}: {error}"))
+        })?;
+        if length == 0 {
+            return Ok(());
+        }
+        number += 1;
+        read += length as u64;
+        if read > limit {
+            return Err(Failure::Broken(format!(
+                "{shown} holds more than {limit} bytes of keys: give them in several writes"
+            )));
+        }
+        let text = std::str::from_utf8(&line).map_err(|_| {
+            Failure::Broken(format!(
+                "{shown}:{number}: the line is not UTF-8 text; a key is text"
+            ))
+        })?;
+        let key = text.trim();
+        if key.is_empty() {
+            continue;
+        }
+        if keys.len() >= most {
+            return Err(Failure::Broken(format!(
+                "{shown}: more than {most} keys for one write: give them in several writes"
+            )));
+        }
+        keys.push(key.to_owned());
     }
 }
 
@@ -466,5 +509,60 @@ fn print_keys(declared: &[String], added: &[String], removed: &[String]) {
     }
     if keys.is_empty() && removed.is_empty() {
         println!("no keys (rules may still match contexts)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys_of(input: &[u8], limit: u64) -> Result<Vec<String>, String> {
+        limited(input, (limit, 100))
+    }
+
+    fn limited(input: &[u8], limits: (u64, usize)) -> Result<Vec<String>, String> {
+        let mut keys = vec!["given".to_owned()];
+        match read_keys(input, "keys.txt", limits, &mut keys) {
+            Ok(()) => Ok(keys),
+            Err(Failure::Broken(message) | Failure::Refused(message)) => Err(message),
+        }
+    }
+
+    #[test]
+    fn keys_are_lines_trimmed_after_those_given() {
+        assert_eq!(
+            keys_of(b"u-1\r\n  u-2 \n\n\t\nu-3", 100),
+            Ok(vec![
+                "given".into(),
+                "u-1".into(),
+                "u-2".into(),
+                "u-3".into()
+            ])
+        );
+        assert_eq!(keys_of(b"", 100), Ok(vec!["given".into()]));
+    }
+
+    #[test]
+    fn a_line_that_is_not_text_is_refused_with_its_number() {
+        assert_eq!(
+            keys_of(b"u-1\nu-\xff\n", 100),
+            Err("keys.txt:2: the line is not UTF-8 text; a key is text".into())
+        );
+    }
+
+    #[test]
+    fn more_than_the_limit_is_refused_however_it_is_cut() {
+        assert_eq!(keys_of(b"u-1\nu-2\n", 8).map(|k| k.len()), Ok(3));
+        let refused =
+            Err("keys.txt holds more than 7 bytes of keys: give them in several writes".into());
+        assert_eq!(keys_of(b"u-1\nu-2\n", 7), refused);
+        // One line longer than the limit, without a line break.
+        assert_eq!(keys_of(&[b'x'; 20], 7), refused);
+        // As many keys as allowed, counting those given, and one more.
+        assert_eq!(limited(b"u-1\n\nu-2\n", (100, 3)).map(|k| k.len()), Ok(3));
+        assert_eq!(
+            limited(b"u-1\nu-2\nu-3\n", (100, 3)),
+            Err("keys.txt: more than 3 keys for one write: give them in several writes".into())
+        );
     }
 }

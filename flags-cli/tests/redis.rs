@@ -723,6 +723,33 @@ fn many_segment_keys_from_a_file_are_one_write() {
     assert!(removed.stdout.contains("removed 20000 keys"), "{removed:?}");
     // Neither keys nor a list of them: refused by the argument parser.
     flags(&["segment", "add", "internal", "--env", "production"]).expect(2);
+
+    // From a pipe, as `--keys-from <(cut -f1 users.tsv)` gives: read as it comes.
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("keys.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("run mkfifo");
+        assert!(made.success());
+        let writer = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || std::fs::write(fifo, "piped-1\npiped-2\n").expect("write the pipe")
+        });
+        let added = flags(&[
+            "segment",
+            "add",
+            "internal",
+            "--keys-from",
+            "keys.fifo",
+            "--env",
+            "production",
+        ])
+        .expect(0);
+        writer.join().expect("the writer ends");
+        assert!(added.stdout.starts_with("added 2 keys"), "{added:?}");
+    }
 }
 
 #[test]
