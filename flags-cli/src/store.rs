@@ -543,6 +543,36 @@ mod tests {
     }
 
     #[test]
+    fn any_bytes_give_clean_keys_or_an_error_that_names_the_source() {
+        // Seeded, so that a failure repeats.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"ab-1 \t\r\n\n\n\xff\xc3\xa9\x00";
+        for _ in 0..2_000 {
+            let length = (next() % 64) as usize;
+            let input: Vec<u8> = (0..length)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            match limited(&input, (48, 12)) {
+                Ok(keys) => {
+                    for key in &keys[1..] {
+                        assert!(
+                            !key.is_empty() && key.trim() == key && !key.contains('\n'),
+                            "{key:?} from {input:?}"
+                        );
+                    }
+                }
+                Err(message) => assert!(message.starts_with("keys.txt"), "{message}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_line_that_is_not_text_is_refused_with_its_number() {
         assert_eq!(
             keys_of(b"u-1\nu-\xff\n", 100),
