@@ -292,6 +292,7 @@ impl Runtime {
             generation: 0,
             incident: None,
             outage: None,
+            awaited: None,
             awaiting_logged: false,
             shown: None,
         };
@@ -330,6 +331,10 @@ impl Source for StoreSource {
 const TICK: Duration = Duration::from_millis(100);
 /// The first wait before reconnecting.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How long the periodic check waits for the announcements of a store found ahead before it
+/// reads the store whole: a write's announcement is sent with it, but may still be on its way
+/// when the check reads the version.
+const ANNOUNCEMENT_GRACE: Duration = Duration::from_secs(1);
 
 /// The thread that follows the store.
 struct Subscriber {
@@ -355,6 +360,9 @@ struct Subscriber {
     incident: Option<Incident>,
     /// While the store cannot be read: the problem, as first reported.
     outage: Option<String>,
+    /// A version the periodic check found the store at, ahead of `applied`, whose
+    /// announcements are awaited for one grace before the store is read whole.
+    awaited: Option<u64>,
     /// Whether "the store awaits a restore" was logged (once per time it does).
     awaiting_logged: bool,
     /// What was last handed to the runtime, to hand over only what changed.
@@ -453,9 +461,9 @@ impl Subscriber {
             match pubsub.get_message() {
                 Ok(message) => {
                     // A change of segment keys that follows the one applied is applied as it
-                    // is; anything else is read.
+                    // is, one the last read already had is done; anything else is read.
                     let applied = Delta::parse(message.get_payload_bytes())
-                        .is_some_and(|delta| self.apply(delta));
+                        .is_some_and(|delta| self.already_read(&delta) || self.apply(delta));
                     if !applied {
                         self.sync(&mut connection)?;
                     }
@@ -466,9 +474,25 @@ impl Subscriber {
             }
             if Instant::now() >= resync_at {
                 self.check(&mut connection)?;
-                resync_at = Instant::now() + self.options.resync;
+                let next = match self.awaited {
+                    Some(_) => ANNOUNCEMENT_GRACE.min(self.options.resync),
+                    None => self.options.resync,
+                };
+                resync_at = Instant::now() + next;
             }
         }
+    }
+
+    /// Whether an announced change is in what is applied already: announced before the read
+    /// that followed the subscription (a write made while this process connected).
+    fn already_read(&self, delta: &Delta) -> bool {
+        if self.incident.is_some() || self.outage.is_some() {
+            return false;
+        }
+        self.applied.as_ref().is_some_and(|applied| {
+            applied.identity.as_deref() == Some(delta.identity.as_str())
+                && delta.version <= applied.version
+        })
     }
 
     /// Applies an announced change of segment keys to the values in force, without reading
@@ -514,7 +538,9 @@ impl Subscriber {
 
     /// The periodic check: reads the whole store only when its version, identity or
     /// recovery record differ from what is applied (an announcement lost while this process
-    /// was reconnecting), or while the store is not followed.
+    /// was reconnecting), or while the store is not followed. A store only ahead of what is
+    /// applied gets one grace for the announcements on their way (a write made just as the
+    /// check runs), so that a large segment is not read whole for nothing.
     fn check(&mut self, connection: &mut Connection) -> redis::RedisResult<()> {
         let Some(applied) = &self.applied else {
             return self.sync(connection);
@@ -534,16 +560,28 @@ impl Subscriber {
             .get(self.keys.adopted())
             .exists(self.keys.recovery())
             .query(connection)?;
-        let same = version.unwrap_or(0) == applied.version
-            && identity == applied.identity
+        let stored = version.unwrap_or(0);
+        let same_store = identity == applied.identity
             && adopted == applied.adopted
             && recovery == applied.recovery.is_some();
-        if same { Ok(()) } else { self.sync(connection) }
+        if same_store && stored == applied.version {
+            self.awaited = None;
+            return Ok(());
+        }
+        let awaited_in_vain = self
+            .awaited
+            .is_some_and(|awaited| applied.version < awaited);
+        if same_store && stored > applied.version && !awaited_in_vain {
+            self.awaited = Some(stored);
+            return Ok(());
+        }
+        self.sync(connection)
     }
 
     /// Reads the whole store and follows it, or holds the values in force when the read
     /// would lose them.
     fn sync(&mut self, connection: &mut Connection) -> redis::RedisResult<()> {
+        self.awaited = None;
         let fetched = fetch(connection, &self.keys, self.catalog, true)?;
         lock(&self.status).reads += 1;
         let verdict = self
