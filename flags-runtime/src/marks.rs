@@ -1,10 +1,11 @@
 //! The words a runtime publishes its flags in, and why a word is marked for the slow path:
-//! a test stub somewhere, a task keeping a configuration in which the flag differs, or
-//! listeners that want every check. Stubs and task scopes set and clear the marks here
-//! without knowing the runtime they belong to.
+//! a test stub somewhere, a task keeping a configuration in which the flag differs,
+//! listeners that want every check, or a flag's presence asked for (whether it is checked at
+//! all, until its next check). Stubs and task scopes set and clear the marks here without
+//! knowing the runtime they belong to.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::resolution::{Resolution, Resolved};
 use crate::slot::{self, LOCAL, OBSERVED};
@@ -14,7 +15,17 @@ use crate::sync::lock;
 pub(crate) struct Words {
     slots: &'static [AtomicU64],
     marks: Mutex<Marks>,
+    /// Per flag, whether its presence is asked for and whether it has been checked since:
+    /// read on the slow path without the lock. Made at the first [`Words::arm_presence`].
+    presence: OnceLock<Box<[AtomicU8]>>,
 }
+
+/// A flag's presence: not asked for, asked for, or checked since it was asked for. Asked
+/// for by the store's evaluation counts (feature `redis`) only.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+const IDLE: u8 = 0;
+const ARMED: u8 = 1;
+const SEEN: u8 = 2;
 
 /// Why flags' words carry the `LOCAL` and `OBSERVED` bits.
 struct Marks {
@@ -27,6 +38,8 @@ struct Marks {
     diverged_count: usize,
     /// Whether listeners want every check.
     observed: bool,
+    /// Per flag, whether its next check is wanted on the slow path, to note its presence.
+    armed: Vec<bool>,
 }
 
 impl Words {
@@ -39,7 +52,9 @@ impl Words {
                 diverged: Vec::new(),
                 diverged_count: 0,
                 observed: false,
+                armed: Vec::new(),
             }),
+            presence: OnceLock::new(),
         }
     }
 
@@ -131,6 +146,72 @@ impl Words {
         }
     }
 
+    /// Asks for every flag's presence from now on: each flag's next check takes the slow
+    /// path once, which notes it ([`Words::note_presence`]). Returns the flags checked since
+    /// the previous call.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn arm_presence(&self) -> Vec<usize> {
+        let states = self
+            .presence
+            .get_or_init(|| (0..self.slots.len()).map(|_| AtomicU8::new(IDLE)).collect());
+        // Armed before the words are marked, so that no check between the two is lost.
+        let seen = states
+            .iter()
+            .enumerate()
+            .filter(|(_, state)| state.swap(ARMED, Ordering::SeqCst) == SEEN)
+            .map(|(index, _)| index)
+            .collect();
+        let mut marks = lock(&self.marks);
+        marks.armed = vec![true; self.slots.len()];
+        for index in 0..self.slots.len() {
+            self.apply(&marks, index);
+        }
+        seen
+    }
+
+    /// No flag's presence is asked for any longer: every check is as before.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn disarm_presence(&self) {
+        if let Some(states) = self.presence.get() {
+            for state in states.iter() {
+                state.store(IDLE, Ordering::SeqCst);
+            }
+        }
+        let mut marks = lock(&self.marks);
+        marks.armed.clear();
+        for index in 0..self.slots.len() {
+            self.apply(&marks, index);
+        }
+    }
+
+    /// Whether flag `index`'s presence is asked for and not yet noted.
+    #[inline]
+    pub(crate) fn presence_armed(&self, index: usize) -> bool {
+        self.presence
+            .get()
+            .and_then(|states| states.get(index))
+            .is_some_and(|state| state.load(Ordering::Relaxed) == ARMED)
+    }
+
+    /// Flag `index` was checked: notes its presence if asked for, and gives its word back
+    /// to the fast path.
+    #[inline]
+    pub(crate) fn note_presence(&self, index: usize) {
+        let Some(state) = self.presence.get().and_then(|states| states.get(index)) else {
+            return;
+        };
+        let noted = state
+            .compare_exchange(ARMED, SEEN, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok();
+        if noted {
+            let mut marks = lock(&self.marks);
+            if let Some(armed) = marks.armed.get_mut(index) {
+                *armed = false;
+            }
+            self.apply(&marks, index);
+        }
+    }
+
     /// Sets flag `index`'s `LOCAL` and `OBSERVED` bits as `marks` say.
     fn apply(&self, marks: &Marks, index: usize) {
         let Some(slot) = self.slots.get(index) else {
@@ -138,9 +219,69 @@ impl Words {
         };
         let local = marks.stubs.get(index).is_some_and(|&count| count > 0)
             || marks.diverged.get(index).copied().unwrap_or(false);
-        let bits = if local { LOCAL } else { 0 } | if marks.observed { OBSERVED } else { 0 };
+        let observed = marks.observed || marks.armed.get(index).copied().unwrap_or(false);
+        let bits = if local { LOCAL } else { 0 } | if observed { OBSERVED } else { 0 };
         let _ = slot.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| {
             Some((old & !(LOCAL | OBSERVED)) | bits)
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slot::{FAST, FAST_MASK};
+
+    fn words(count: usize) -> Words {
+        let slots: Vec<AtomicU64> = (0..count).map(|_| AtomicU64::new(FAST)).collect();
+        Words::new(Vec::leak(slots))
+    }
+
+    fn observed(words: &Words, index: usize) -> bool {
+        words
+            .load(index, Ordering::SeqCst)
+            .is_some_and(|word| word & FAST_MASK != FAST)
+    }
+
+    #[test]
+    fn a_flag_asked_for_leaves_the_fast_path_until_its_first_check() {
+        let words = words(3);
+        assert!(words.arm_presence().is_empty());
+        assert!((0..3).all(|index| observed(&words, index) && words.presence_armed(index)));
+        words.note_presence(1);
+        words.note_presence(1);
+        assert!(
+            !observed(&words, 1) && !words.presence_armed(1),
+            "checked: fast again"
+        );
+        assert!(
+            observed(&words, 0) && observed(&words, 2),
+            "not checked yet"
+        );
+        // The next round reports what was checked, and asks again.
+        assert_eq!(words.arm_presence(), vec![1]);
+        assert!(observed(&words, 1));
+        assert!(words.arm_presence().is_empty(), "nothing checked since");
+        words.disarm_presence();
+        assert!((0..3).all(|index| !observed(&words, index) && !words.presence_armed(index)));
+        words.note_presence(0);
+        assert!(
+            words.arm_presence().is_empty(),
+            "a check while not asked is not noted"
+        );
+    }
+
+    #[test]
+    fn presence_keeps_the_other_marks() {
+        let words = words(2);
+        words.stub_acquired(0);
+        words.arm_presence();
+        words.note_presence(0);
+        assert!(observed(&words, 0), "still stubbed");
+        words.stub_released(0);
+        assert!(!observed(&words, 0));
+        words.set_observed(true);
+        words.disarm_presence();
+        assert!(observed(&words, 1), "listeners still want every check");
     }
 }

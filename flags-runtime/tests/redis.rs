@@ -1234,6 +1234,43 @@ fn sampled_evaluation_counts_reach_the_store_by_flag_and_value() {
     assert_eq!(reporter.status().error, None);
 }
 
+#[test]
+fn a_flag_checked_once_is_seen_however_rarely_counts_sample() {
+    let Some(server) = RedisServer::start("evaluation presence") else {
+        return;
+    };
+    let (registry, _) = build::<4>(FLAGS_TOML, &[("APP_ENV", "production")]);
+    let runtime = registry.runtime();
+    // Windows of 1 ms in 200: a single check would fall between them 199 times in 200.
+    let reporter = runtime
+        .report_counts(
+            CountOptions::new(&server.url())
+                .sample(Duration::from_millis(1), Duration::from_millis(200)),
+        )
+        .unwrap();
+    // Once each, by the plain accessor and by the per-context one.
+    assert!(registry.bool(SEARCH));
+    assert!(!registry.bool_for(COMMENTS, &Context::new("u-1")));
+    let mut store = store(&server);
+    let deadline = Instant::now() + LONG;
+    loop {
+        let counts = store
+            .counts(&["search_enabled", "comments_enabled", "checkout_flow"])
+            .unwrap();
+        if counts[0].last_seen.is_some() && counts[1].last_seen.is_some() {
+            assert_eq!(counts[2].last_seen, None, "never checked: {counts:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not seen: {counts:?} {:?}",
+            reporter.status()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(reporter.status().error, None);
+}
+
 // ---- Announced changes of segment keys are applied as they come, not read. ----
 
 #[test]

@@ -430,6 +430,20 @@ impl Runtime {
         drop(held);
     }
 
+    /// Asks for every flag's presence: each flag's next check takes the slow path once and
+    /// is noted (evaluation counts sample checks, and a flag checked once a day would slip
+    /// between their windows). Returns the flags checked since the previous call.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn arm_presence(&self) -> Vec<usize> {
+        self.words.arm_presence()
+    }
+
+    /// No flag's presence is asked for any longer.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn disarm_presence(&self) {
+        self.words.disarm_presence();
+    }
+
     /// The configuration in force, whatever a task scope of this thread keeps.
     pub(crate) fn current(&'static self) -> Arc<Resolution> {
         self.state().current.load_full()

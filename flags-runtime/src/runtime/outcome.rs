@@ -14,7 +14,8 @@ use crate::resolution::{Resolution, Resolved};
 use crate::stub;
 
 impl Runtime {
-    /// Tells listeners (and `tracing`) of one evaluation of flag `index`.
+    /// Tells listeners (and `tracing`) of one evaluation of flag `index`, and notes that the
+    /// flag is checked when its presence is asked for.
     #[inline]
     pub(crate) fn report_evaluation(
         &self,
@@ -23,6 +24,7 @@ impl Runtime {
         why: &Why<'_>,
         generation: u64,
     ) {
+        self.words.note_presence(index);
         if !self.listeners.wanted() {
             return;
         }

@@ -188,7 +188,8 @@ impl Runtime {
     }
 
     /// The value of flag `index` for `context` when nobody asks why (no listener, no
-    /// `tracing` subscriber for evaluations), no stub can apply and the flag requires no
+    /// `tracing` subscriber for evaluations, no presence asked for the flag), no stub can
+    /// apply and the flag requires no
     /// other flag: targeting evaluated without the rest of an outcome. `unstubbed`: the
     /// caller knows no stub applies, and the flag's word need not be read again.
     #[inline]
@@ -204,7 +205,7 @@ impl Runtime {
                 .words
                 .load(index, Ordering::Relaxed)
                 .is_some_and(|word| word & LOCAL == 0);
-        if !unmarked || self.listeners.wanted() {
+        if !unmarked || self.listeners.wanted() || self.words.presence_armed(index) {
             return None;
         }
         match resolution.resolved.get(index)? {
