@@ -200,6 +200,10 @@ impl Words {
         let Some(state) = self.presence.get().and_then(|states| states.get(index)) else {
             return;
         };
+        // Read first: a compare-and-swap on every slow check would contend for the line.
+        if state.load(Ordering::Relaxed) != ARMED {
+            return;
+        }
         let noted = state
             .compare_exchange(ARMED, SEEN, Ordering::SeqCst, Ordering::Relaxed)
             .is_ok();
