@@ -1,6 +1,7 @@
 //! How long a change of segment keys takes to reach a process that follows the Redis store,
 //! by how many keys the segment already holds: the follower applies the announced change,
-//! so the time should not grow with them. A real `redis-server` on loopback (started here).
+//! so the time should not grow with them. Then the same for a flag turned off and on (a kill
+//! switch) beside a segment of that size. A real `redis-server` on loopback (started here).
 //!
 //! `cargo bench -p flags-benches --bench propagation`
 
@@ -27,6 +28,10 @@ default = false
 [[flags.comments_enabled.production.rules]]
 when = [{ segment = "beta" }]
 serve = true
+
+[flags.search_enabled]
+description = "Search: the kill switch"
+default = true
 "#;
 
 struct NoVars;
@@ -45,7 +50,7 @@ fn propagation(c: &mut Criterion) {
     let Some(server) = redis_server::RedisServer::start("propagation bench") else {
         return;
     };
-    let mut group = c.benchmark_group("a segment key reaching a follower");
+    let mut group = c.benchmark_group("a change reaching a follower");
     group.sample_size(30);
     for members in [1_000usize, 1_000_000] {
         // A runtime of its own for each size; the store keeps the keys of the size before.
@@ -64,7 +69,7 @@ fn propagation(c: &mut Criterion) {
             .expect("a URL");
         assert!(follower.wait_until_synced(Duration::from_secs(60)));
         let mut next = 0u64;
-        group.bench_function(format!("{members} members"), |b| {
+        group.bench_function(format!("a segment key, {members} members"), |b| {
             b.iter_custom(|iterations| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iterations {
@@ -77,6 +82,28 @@ fn propagation(c: &mut Criterion) {
                         .explain("comments_enabled", Some(&user))
                         .and_then(|info| info.value().as_bool())
                         != Some(true)
+                    {
+                        std::hint::spin_loop();
+                    }
+                    total += started.elapsed();
+                }
+                total
+            })
+        });
+        let mut on = true;
+        group.bench_function(format!("a kill switch, {members} members"), |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    on = !on;
+                    let started = Instant::now();
+                    writer
+                        .set("search_enabled", if on { "true" } else { "false" })
+                        .expect("a write");
+                    while runtime
+                        .explain("search_enabled", None)
+                        .and_then(|info| info.value().as_bool())
+                        != Some(on)
                     {
                         std::hint::spin_loop();
                     }

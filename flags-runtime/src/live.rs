@@ -60,6 +60,20 @@ impl SourceHandle {
         Ok(())
     }
 
+    /// Sets flag `index` to `entry` (takes its setting away when `None`) in what this source
+    /// last gave, without reading the source again, and swaps in the configuration that
+    /// results: a store's follower applying an announced override, at a cost that does not
+    /// grow with the segments' keys. The entry is valid; the source's own `load` must give
+    /// the same from then on.
+    #[cfg(feature = "redis")]
+    pub(crate) fn set_entry(
+        &self,
+        index: usize,
+        entry: Option<(flags_model::Setting, crate::sources::Origin)>,
+    ) {
+        self.runtime.change_source_setting(self.id, index, entry);
+    }
+
     /// Removes the source and everything it set, and swaps in the configuration that results.
     pub fn remove(self) -> Report {
         let id = self.id;

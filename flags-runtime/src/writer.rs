@@ -161,6 +161,14 @@ impl Writer {
         if reread && self.consistent {
             self.reread(catalog, vars);
         }
+        self.gather_problems(descriptor);
+        self.resolve_all(descriptor, catalog);
+        self.last_segments = self.segments(catalog);
+        self.next_resolution()
+    }
+
+    /// The problems of the configuration: the environment's and every source's.
+    fn gather_problems(&mut self, descriptor: &Descriptor) {
         self.problems = if self.consistent {
             self.environment_problems
                 .iter()
@@ -175,11 +183,38 @@ impl Writer {
                  every flag serves its compiled default. Rebuild the program.",
             )])
         };
+    }
+
+    fn resolve_all(&mut self, descriptor: &Descriptor, catalog: &Catalog) {
         self.last_resolved = (0..descriptor.flags.len())
             .map(|index| self.resolve(descriptor, catalog, index))
             .collect();
-        self.last_segments = self.segments(catalog);
-        self.next_resolution()
+    }
+
+    /// Sets flag `index` to `entry` (takes its setting away when `None`) in source `id`'s
+    /// last good layer, as valid (a store's follower applying one announced override), and
+    /// builds the next configuration from the last one: every flag resolved again, the
+    /// segments shared, so that the cost does not grow with their keys. The source's
+    /// problems about the flag go. `None` when there is no such source.
+    #[cfg(feature = "redis")]
+    pub(crate) fn change_source_setting(
+        &mut self,
+        id: SourceId,
+        descriptor: &Descriptor,
+        catalog: &Catalog,
+        index: usize,
+        entry: Option<(Setting, Origin)>,
+    ) -> Option<Resolution> {
+        let source = self.sources.iter_mut().find(|s| s.id == id)?;
+        match entry {
+            Some((setting, origin)) => source.last_good.set_setting(index, setting, origin),
+            None => source.last_good.clear(index),
+        }
+        let key = catalog.flags().get(index).map(|flag| flag.key());
+        source.problems.retain(|problem| problem.flag() != key);
+        self.gather_problems(descriptor);
+        self.resolve_all(descriptor, catalog);
+        Some(self.next_resolution())
     }
 
     /// Adds `keys` to (`add`) or removes them from segment `index` as the program's own

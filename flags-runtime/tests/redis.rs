@@ -336,7 +336,7 @@ fn a_malformed_entry_is_skipped_while_the_other_flags_apply() {
     let (registry, _) = build::<4>(FLAGS_TOML, &[]);
     let runtime = registry.runtime();
     let follower = runtime
-        .follow_redis(RedisOptions::new(&server.url()))
+        .follow_redis(RedisOptions::new(&server.url()).resync_every(Duration::from_millis(200)))
         .expect("a valid URL");
     let mut store = store(&server);
     store.set("max_upload_mb", "20").expect("a valid value");
@@ -384,9 +384,13 @@ fn a_malformed_entry_is_skipped_while_the_other_flags_apply() {
         .ignore()
         .query(&mut raw)
         .expect("written");
-    // Then a valid change, announced: it applies; the bad entries do not.
+    // Then a valid change, announced: it applies as announced. The entries written around
+    // the API change no version: the periodic check, which compares the overrides, reads them.
+    // The bad entries do not apply.
     store.set("comments_enabled", "true").expect("a bool");
     wait_until(|| registry.bool(COMMENTS));
+    wait_until(|| runtime.report().problems().len() == 2);
+    assert!(registry.bool(COMMENTS));
     assert_eq!(registry.int(UPLOAD), 20, "the last good value stays");
     assert_eq!(registry.variant(FLOW), 0, "the bad entry is not applied");
     let problems: Vec<String> = runtime
@@ -1272,6 +1276,60 @@ fn a_flag_checked_once_is_seen_however_rarely_counts_sample() {
 }
 
 // ---- Announced changes of segment keys are applied as they come, not read. ----
+
+#[test]
+fn override_changes_reach_followers_as_changes() {
+    let Some(server) = RedisServer::start("override_changes_as_changes") else {
+        return;
+    };
+    let (registry, _) = build::<4>(FLAGS_TOML, &[("APP_ENV", "production")]);
+    let runtime = registry.runtime();
+    let follower = runtime
+        .follow_redis(RedisOptions::new(&server.url()).resync_every(Duration::from_millis(200)))
+        .expect("a valid URL");
+    let mut writer = store(&server);
+    let version = writer.segment_add("beta", "u-1").expect("a write");
+    let reads = wait_for_status(&follower, "the first write is read", |s| {
+        s.version >= version
+    })
+    .reads;
+
+    // Set, set another, remove: each applied as announced, the segments not read again.
+    let version = writer.set("max_upload_mb", "25").expect("a write");
+    wait_for_status(&follower, "set", |s| s.version >= version);
+    assert_eq!(registry.int(UPLOAD), 25);
+    assert_eq!(
+        runtime.explain("max_upload_mb", None).unwrap().reason(),
+        &Reason::Override {
+            origin: Origin::Store {
+                store: format!("redis {}", writer.server()),
+                entry: "flags:v1:production:overrides field `max_upload_mb`".into(),
+            }
+        }
+    );
+    let version = writer.set("search_enabled", "false").expect("a write");
+    wait_for_status(&follower, "the kill switch", |s| s.version >= version);
+    assert!(!registry.bool(SEARCH));
+    let (removed, version) = writer.unset("max_upload_mb").expect("a write");
+    assert!(removed);
+    let status = wait_for_status(&follower, "unset", |s| s.version >= version);
+    assert_eq!(registry.int(UPLOAD), 10, "flags.toml's value again");
+    assert_eq!(status.reads, reads, "no read of the store: {status:#?}");
+    assert_eq!(status.changes_applied, 3, "{status:#?}");
+    assert!(runtime.report().is_clean(), "{}", runtime.report());
+
+    // A valid entry written around the API changes no version: the periodic check, which
+    // compares the overrides, reads it.
+    let _: () = redis::cmd("HSET")
+        .arg("flags:v1:production:overrides")
+        .arg("max_upload_mb")
+        .arg("[flags.max_upload_mb]\nvalue = 44\n")
+        .query(&mut raw(&server))
+        .expect("written");
+    wait_until(|| registry.int(UPLOAD) == 44);
+    assert_eq!(follower.status().reads, reads + 1);
+    assert!(!registry.bool(SEARCH), "the rest stays");
+}
 
 #[test]
 fn segment_changes_reach_followers_as_changes_and_a_lost_one_is_read() {

@@ -268,6 +268,23 @@ impl Runtime {
         }
     }
 
+    /// Sets flag `index` in source `id`'s layer (see `SourceHandle::set_entry`).
+    #[cfg(feature = "redis")]
+    pub(crate) fn change_source_setting(
+        &'static self,
+        id: crate::sources::SourceId,
+        index: usize,
+        entry: Option<(flags_model::Setting, crate::sources::Origin)>,
+    ) {
+        let state = self.state();
+        let mut writer = lock(&state.writer);
+        if let Some(resolution) =
+            writer.change_source_setting(id, self.descriptor, &state.catalog, index, entry)
+        {
+            self.publish(state, resolution);
+        }
+    }
+
     fn change_segment<'k>(
         &'static self,
         segment: &str,

@@ -12,8 +12,8 @@ use flags_model::Catalog;
 use redis::{Client, Connection};
 
 use super::audit::AuditEntry;
-use super::delta::Delta;
-use super::read::{Fetched, fetch};
+use super::delta::{Announcement, Delta, OverrideDelta};
+use super::read::{Fetched, StoredOverride, fetch, overrides_of, store_origin};
 use super::{
     Keys, NETWORK_TIMEOUT, StoreError, StoreExport, environment_for, environment_position, open,
     redact,
@@ -460,10 +460,14 @@ impl Subscriber {
             }
             match pubsub.get_message() {
                 Ok(message) => {
-                    // A change of segment keys that follows the one applied is applied as it
-                    // is, one the last read already had is done; anything else is read.
-                    let applied = Delta::parse(message.get_payload_bytes())
-                        .is_some_and(|delta| self.already_read(&delta) || self.apply(delta));
+                    // A change that follows the one applied is applied as it is, one the last
+                    // read already had is done; anything else is read.
+                    let applied = match Announcement::parse(message.get_payload_bytes()) {
+                        Some(change) if self.already_read(change.made()) => true,
+                        Some(Announcement::Members(delta)) => self.apply(delta),
+                        Some(Announcement::Override(change)) => self.apply_override(change),
+                        None => false,
+                    };
                     if !applied {
                         self.sync(&mut connection)?;
                     }
@@ -485,35 +489,42 @@ impl Subscriber {
 
     /// Whether an announced change is in what is applied already: announced before the read
     /// that followed the subscription (a write made while this process connected).
-    fn already_read(&self, delta: &Delta) -> bool {
+    fn already_read(&self, (identity, version): (&str, u64)) -> bool {
         if self.incident.is_some() || self.outage.is_some() {
             return false;
         }
         self.applied.as_ref().is_some_and(|applied| {
-            applied.identity.as_deref() == Some(delta.identity.as_str())
-                && delta.version <= applied.version
+            applied.identity.as_deref() == Some(identity) && version <= applied.version
+        })
+    }
+
+    /// Whether a change announced as made to the store `identity` at `version` can be
+    /// applied as it is: the change right after the one applied, to the same store, while
+    /// the store is followed.
+    fn follows(&self, identity: &str, version: u64) -> bool {
+        if self.incident.is_some() || self.outage.is_some() {
+            return false;
+        }
+        self.applied.as_ref().is_some_and(|applied| {
+            applied.identity.as_deref() == Some(identity)
+                && applied.version.checked_add(1) == Some(version)
+                && applied.recovery.is_none()
         })
     }
 
     /// Applies an announced change of segment keys to the values in force, without reading
-    /// the store: when it is the change right after the one applied, to the same store, and
-    /// the store is followed. False otherwise (the caller then reads the store).
+    /// the store, when it [`follows`](Subscriber::follows). False otherwise (the caller then
+    /// reads the store).
     fn apply(&mut self, delta: Delta) -> bool {
-        if self.incident.is_some() || self.outage.is_some() {
+        let Some((index, _)) = self.catalog.segment(&delta.segment) else {
+            return false;
+        };
+        if !self.follows(&delta.identity, delta.version) {
             return false;
         }
         let Some(applied) = self.applied.as_mut() else {
             return false;
         };
-        let follows = applied.identity.as_deref() == Some(delta.identity.as_str())
-            && applied.version.checked_add(1) == Some(delta.version)
-            && applied.recovery.is_none();
-        let Some((index, _)) = self.catalog.segment(&delta.segment) else {
-            return false;
-        };
-        if !follows {
-            return false;
-        }
         applied.apply(index, &delta.keys, delta.add, delta.version);
         if let Some(shared) = lock(&self.shared).as_mut() {
             shared.apply(index, &delta.keys, delta.add, delta.version);
@@ -536,11 +547,66 @@ impl Subscriber {
         changed.is_ok()
     }
 
+    /// Applies an announced change of a flag's override to the values in force, without
+    /// reading the store (whose segments may hold millions of keys), when it
+    /// [`follows`](Subscriber::follows) and the entry is valid here. False otherwise: the
+    /// caller reads the store, which reports an invalid entry as a read does.
+    fn apply_override(&mut self, change: OverrideDelta) -> bool {
+        let Some((index, _)) = self.catalog.find(&change.flag) else {
+            return false;
+        };
+        let entry = match &change.entry {
+            Some(text) => {
+                let stored = StoredOverride::checked(
+                    self.catalog,
+                    self.environment,
+                    change.flag.clone(),
+                    Ok(text.clone()),
+                );
+                match stored.setting {
+                    Ok(setting) => {
+                        Some((setting, store_origin(&self.keys, &self.name, &change.flag)))
+                    }
+                    Err(_) => return false,
+                }
+            }
+            None => None,
+        };
+        if !self.follows(&change.identity, change.version) {
+            return false;
+        }
+        let Some(applied) = self.applied.as_mut() else {
+            return false;
+        };
+        applied.set_override(&change.flag, change.entry.as_deref(), change.version);
+        if let Some(shared) = lock(&self.shared).as_mut() {
+            shared.set_override(&change.flag, change.entry.as_deref(), change.version);
+        }
+        // What the source gives on its next read, and what the runtime has now.
+        if let Loaded::Values { layer, rejected } = &mut *lock(&self.latest) {
+            match &entry {
+                Some((setting, origin)) => {
+                    layer.set_setting(index, setting.clone(), origin.clone())
+                }
+                None => layer.clear(index),
+            }
+            rejected.retain(|(flag, _)| *flag != Some(index));
+        }
+        self.source.set_entry(index, entry);
+        let mut status = lock(&self.status);
+        status.version = change.version;
+        status.applied += 1;
+        status.changes_applied += 1;
+        true
+    }
+
     /// The periodic check: reads the whole store only when its version, identity or
     /// recovery record differ from what is applied (an announcement lost while this process
-    /// was reconnecting), or while the store is not followed. A store only ahead of what is
-    /// applied gets one grace for the announcements on their way (a write made just as the
-    /// check runs), so that a large segment is not read whole for nothing.
+    /// was reconnecting), when its overrides do (an entry written around the API, which
+    /// changes no version: the overrides are few, so they are read each time), or while the
+    /// store is not followed. A store only ahead of what is applied gets one grace for the
+    /// announcements on their way (a write made just as the check runs), so that a large
+    /// segment is not read whole for nothing.
     fn check(&mut self, connection: &mut Connection) -> redis::RedisResult<()> {
         let Some(applied) = &self.applied else {
             return self.sync(connection);
@@ -548,17 +614,19 @@ impl Subscriber {
         if self.incident.is_some() {
             return self.sync(connection);
         }
-        let (version, identity, adopted, recovery): (
+        let (version, identity, adopted, recovery, overrides): (
             Option<u64>,
             Option<String>,
             Option<String>,
             bool,
+            redis::Value,
         ) = redis::pipe()
             .atomic()
             .get(self.keys.version())
             .get(self.keys.epoch())
             .get(self.keys.adopted())
             .exists(self.keys.recovery())
+            .hgetall(self.keys.overrides())
             .query(connection)?;
         let stored = version.unwrap_or(0);
         let same_store = identity == applied.identity
@@ -566,7 +634,10 @@ impl Subscriber {
             && recovery == applied.recovery.is_some();
         if same_store && stored == applied.version {
             self.awaited = None;
-            return Ok(());
+            if overrides_of(overrides)? == applied.overrides {
+                return Ok(());
+            }
+            return self.sync(connection);
         }
         let awaited_in_vain = self
             .awaited

@@ -121,6 +121,20 @@ pub(super) fn decode_entry(field: Vec<u8>, value: Vec<u8>) -> (String, Result<St
     (field, value)
 }
 
+/// The overrides hash as `HGETALL` gave it, decoded, sorted by flag.
+pub(super) fn overrides_of(
+    value: redis::Value,
+) -> redis::RedisResult<Vec<(String, Result<String, String>)>> {
+    let mut overrides: Vec<(String, Result<String, String>)> =
+        Vec::<(Vec<u8>, Vec<u8>)>::from_redis_value(value)
+            .map_err(RedisError::from)?
+            .into_iter()
+            .map(|(field, text)| decode_entry(field, text))
+            .collect();
+    overrides.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(overrides)
+}
+
 /// What one read of the store returned, as Redis gave it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Fetched {
@@ -171,13 +185,7 @@ pub(super) fn fetch(
     let identity = text()?;
     let adopted = text()?;
     let recovery = text()?;
-    let mut overrides: Vec<(String, Result<String, String>)> =
-        Vec::<(Vec<u8>, Vec<u8>)>::from_redis_value(next())
-            .map_err(parse_error)?
-            .into_iter()
-            .map(|(field, text)| decode_entry(field, text))
-            .collect();
-    overrides.sort_by(|a, b| a.0.cmp(&b.0));
+    let overrides = overrides_of(next())?;
     let mut members = || -> redis::RedisResult<BTreeSet<String>> {
         Ok(Vec::<Vec<u8>>::from_redis_value(next())
             .map_err(parse_error)?
@@ -279,6 +287,21 @@ impl Fetched {
         (document, left_out)
     }
 
+    /// Flag `flag`'s override set to `entry` (removed when `None`), as announced with
+    /// `version`.
+    pub(super) fn set_override(&mut self, flag: &str, entry: Option<&str>, version: u64) {
+        self.overrides.retain(|(held, _)| held != flag);
+        if let Some(text) = entry {
+            // Sorted by flag, as a read gives them, so that the two compare.
+            let at = self
+                .overrides
+                .partition_point(|(held, _)| held.as_str() < flag);
+            self.overrides
+                .insert(at, (flag.to_owned(), Ok(text.to_owned())));
+        }
+        self.version = version;
+    }
+
     /// The layer a runtime takes: every valid override and membership; each invalid entry
     /// rejected alone, naming its key and flag.
     pub(super) fn loaded(
@@ -292,27 +315,7 @@ impl Fetched {
         let mut rejected = Vec::new();
         let contents = self.contents(catalog, environment);
         for entry in contents.overrides {
-            let location = format!("{} field `{}`", keys.overrides(), entry.flag);
-            let index = catalog.find(&entry.flag).map(|(index, _)| index);
-            match entry.setting {
-                Ok(setting) => {
-                    let origin = Origin::Store {
-                        store: store.to_owned(),
-                        entry: location,
-                    };
-                    if let Some(index) = index {
-                        layer.set_setting(index, setting, origin);
-                    }
-                }
-                Err(message) => rejected.push((
-                    index,
-                    Problem::new(
-                        format!("{store}, {location}"),
-                        Some(&entry.flag),
-                        format!("entry skipped: {message}"),
-                    ),
-                )),
-            }
+            put_override(&mut layer, &mut rejected, catalog, keys, store, entry);
         }
         for segment in contents.segments {
             for key in &segment.added {
@@ -323,5 +326,42 @@ impl Fetched {
             }
         }
         Loaded::Values { layer, rejected }
+    }
+}
+
+/// Puts one override of the store into `layer`, or, invalid, its problem into `rejected`,
+/// naming the store (`store`), its key and the flag.
+pub(super) fn put_override(
+    layer: &mut Layer,
+    rejected: &mut Vec<(Option<usize>, Problem)>,
+    catalog: &Catalog,
+    keys: &Keys,
+    store: &str,
+    entry: StoredOverride,
+) {
+    let index = catalog.find(&entry.flag).map(|(index, _)| index);
+    let origin = store_origin(keys, store, &entry.flag);
+    match entry.setting {
+        Ok(setting) => {
+            if let Some(index) = index {
+                layer.set_setting(index, setting, origin);
+            }
+        }
+        Err(message) => rejected.push((
+            index,
+            Problem::new(
+                origin.to_string(),
+                Some(&entry.flag),
+                format!("entry skipped: {message}"),
+            ),
+        )),
+    }
+}
+
+/// Where a value the store's override of `flag` sets comes from.
+pub(super) fn store_origin(keys: &Keys, store: &str, flag: &str) -> Origin {
+    Origin::Store {
+        store: store.to_owned(),
+        entry: format!("{} field `{}`", keys.overrides(), flag),
     }
 }

@@ -15,7 +15,7 @@ use redis::{Connection, FromRedisValue, RedisError};
 
 use super::audit::{Actor, AuditEntry, describe_member, describe_override, name_keys, read_log};
 use super::counts::{FlagCounts, read_counts};
-use super::delta::{Delta, MAX_ANNOUNCED};
+use super::delta::{Delta, MAX_ANNOUNCED, OverrideDelta};
 use super::keys::fresh_identity;
 use super::read::{Fetched, StoredOverride, fetch, read_entry};
 use super::{
@@ -816,8 +816,8 @@ impl RedisStore {
             }
             pipe.incr(&version_key, 1u64).get(self.keys.epoch());
             entry.add_to(&mut pipe, &self.keys);
-            // A change of segment keys is announced whole, for followers to apply it; any
-            // other change, or one too large to announce, makes them read the store.
+            // Every change is announced whole, for followers to apply it; one too large to
+            // announce makes them read the store.
             let announcement = match &change {
                 Change::Members { segment, keys, add } => Delta {
                     identity,
@@ -827,9 +827,22 @@ impl RedisStore {
                     keys: keys.iter().map(|key| (*key).to_owned()).collect(),
                 }
                 .encode(),
-                _ => String::new(),
+                Change::Entry { flag, text, .. } => OverrideDelta {
+                    identity,
+                    version: version + 1,
+                    flag: (*flag).to_owned(),
+                    entry: Some((*text).to_owned()),
+                }
+                .encode(),
+                Change::Unset { flag } => OverrideDelta {
+                    identity,
+                    version: version + 1,
+                    flag: (*flag).to_owned(),
+                    entry: None,
+                }
+                .encode(),
             };
-            let announcement = if announcement.is_empty() || announcement.len() > MAX_ANNOUNCED {
+            let announcement = if announcement.len() > MAX_ANNOUNCED {
                 "changed".to_owned()
             } else {
                 announcement
