@@ -1275,7 +1275,7 @@ fn a_flag_checked_once_is_seen_however_rarely_counts_sample() {
     assert_eq!(reporter.status().error, None);
 }
 
-// ---- Announced changes of segment keys are applied as they come, not read. ----
+// ---- Announced changes are applied as they come, not read. ----
 
 #[test]
 fn override_changes_reach_followers_as_changes() {

@@ -165,8 +165,8 @@ pub struct FollowStatus {
     /// How many times the whole store was read: at each connection, after a gap in the
     /// versions announced, and when the periodic check finds the store changed.
     pub reads: u64,
-    /// How many announced changes of segment keys were applied as they came, without
-    /// reading the store.
+    /// How many announced changes (of segment keys, or of a flag's override) were applied
+    /// as they came, without reading the store.
     pub changes_applied: u64,
 }
 
@@ -242,9 +242,12 @@ impl Runtime {
     /// Follows the Redis store at `options`' URL: its overrides rank below environment
     /// variables and above the overrides file (see [`Runtime::add_source`]).
     ///
-    /// A thread of its own subscribes to the environment's channel and reads the whole store
-    /// on each announced change, on each (re)connection and periodically; the runtime swaps
-    /// in a read only once all of it is read and checked. An entry that is not valid for its
+    /// A thread of its own subscribes to the environment's channel, applies each announced
+    /// change as it comes (a change of segment keys, or of a flag's override: what it costs
+    /// grows with the change, not with the store), and reads the whole store on each
+    /// (re)connection, on a gap in the versions, and when its periodic check finds the store
+    /// otherwise than what it holds; the runtime swaps in a read only once all of it is read
+    /// and checked. An entry that is not valid for its
     /// flag (written around [`RedisStore`](super::RedisStore), with `redis-cli` say) is
     /// skipped and reported with its key and flag; the other entries apply. While Redis
     /// cannot be reached, the last values read stay in force (none, at start-up: the
