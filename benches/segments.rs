@@ -1,6 +1,6 @@
 //! What a change of segment keys costs, by how many keys the segment holds and how many
-//! flags the configuration has: one key added or removed, and 100,000 added at once. Also the
-//! memory each key takes.
+//! flags the configuration has: one key added or removed, and 100,000 added at once; and
+//! what turning a flag off costs beside such a segment. Also the memory each key takes.
 //!
 //! `cargo bench -p flags-benches --bench segments`
 
@@ -82,6 +82,25 @@ fn one_key(c: &mut Criterion) {
     group.finish();
 }
 
+/// A kill switch through the program (`Runtime::set_override`), beside segments of each size:
+/// a change of flags alone shares the segments.
+fn kill_switch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("turn a flag off and on again");
+    for members in [1_000, 1_000_000] {
+        let runtime = runtime_with(1_000, members);
+        group.bench_function(format!("{members} members, 1000 flags"), |b| {
+            b.iter(|| {
+                for on in [false, true] {
+                    runtime
+                        .set_override("flag_0004_enabled", on)
+                        .expect("a bool flag");
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn bulk(c: &mut Criterion) {
     let mut group = c.benchmark_group("add 100,000 keys at once");
     group
@@ -132,5 +151,5 @@ fn memory(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, one_key, bulk, memory);
+criterion_group!(benches, one_key, kill_switch, bulk, memory);
 criterion_main!(benches);

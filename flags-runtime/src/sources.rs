@@ -233,6 +233,12 @@ impl Layer {
     }
 
     /// The keys this layer adds to and removes from segment `index`.
+    /// Whether this layer says of the segments (their definitions, the keys it adds and
+    /// removes) what `other` says.
+    pub(crate) fn same_segments(&self, other: &Layer) -> bool {
+        self.segments == other.segments && self.memberships == other.memberships
+    }
+
     pub(crate) fn membership_of(&self, index: usize) -> Option<&Membership> {
         self.memberships
             .iter()

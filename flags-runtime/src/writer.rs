@@ -31,6 +31,10 @@ pub(crate) struct Writer {
     /// keys alone makes the next configuration from these, sharing the flags.
     last_resolved: Arc<[Resolved]>,
     last_segments: Box<[SegmentState]>,
+    /// Whether `last_segments` must be made again: a source's segments or the sources
+    /// themselves changed. Making them costs what they hold (millions of keys, perhaps), so
+    /// a change of flags alone (a kill switch) shares them.
+    segments_stale: bool,
     environment: Option<usize>,
     environment_error: Option<InitError>,
     /// What was wrong with the environment variable at the last full read.
@@ -85,6 +89,7 @@ impl Writer {
             segments: vec![SegmentChanges::default(); segments],
             last_resolved: Arc::new([]),
             last_segments: Box::default(),
+            segments_stale: true,
             environment: None,
             environment_error: None,
             environment_problems: Vec::new(),
@@ -121,6 +126,7 @@ impl Writer {
         if self.consistent {
             self.load(position, catalog, vars);
         }
+        self.segments_stale = true;
         id
     }
 
@@ -128,6 +134,7 @@ impl Writer {
     pub(crate) fn remove_source(&mut self, id: SourceId) -> bool {
         let before = self.sources.len();
         self.sources.retain(|s| s.id != id);
+        self.segments_stale = true;
         self.sources.len() != before
     }
 
@@ -163,7 +170,10 @@ impl Writer {
         }
         self.gather_problems(descriptor);
         self.resolve_all(descriptor, catalog);
-        self.last_segments = self.segments(catalog);
+        if self.segments_stale {
+            self.last_segments = self.segments(catalog);
+            self.segments_stale = false;
+        }
         self.next_resolution()
     }
 
@@ -500,6 +510,9 @@ impl Writer {
                         None => String::new(),
                     };
                     problems.push(with_consequence(problem, &consequence));
+                }
+                if !layer.same_segments(&source.last_good) {
+                    self.segments_stale = true;
                 }
                 source.last_good = layer;
             }

@@ -380,6 +380,24 @@ fn an_overrides_file_can_target_and_redefine_segments() {
     // Run-time additions still apply on top of a redefined segment.
     registry.runtime().add_to_segment("beta", "u-43").unwrap();
     assert!(registry.bool_for(CHECKOUT, &user("u-43")));
+
+    // The file redefines the segment again: reading the file alone changes it. A change of
+    // flags alone shares the segments it does not change.
+    std::fs::write(&path, "[segments.beta]\nkeys = [\"u-7\"]\n\n[[flags.checkout_enabled.production.rules]]\nwhen = [{ segment = \"beta\" }]\nserve = true\n").unwrap();
+    assert!(registry.runtime().reload_overrides_file().is_clean());
+    registry
+        .runtime()
+        .set_override("theme", "dark")
+        .expect("a variant");
+    assert!(
+        registry.bool_for(CHECKOUT, &user("u-7")),
+        "the new definition"
+    );
+    assert!(!registry.bool_for(CHECKOUT, &tester), "no longer listed");
+    assert!(
+        registry.bool_for(CHECKOUT, &user("u-43")),
+        "the run-time addition stays"
+    );
 }
 
 /// A context whose `plan` is itself a flag of the same runtime, which it changes on the way:
