@@ -4,7 +4,7 @@
 //! all, until its next check). Stubs and task scopes set and clear the marks here without
 //! knowing the runtime they belong to.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::resolution::{Resolution, Resolved};
@@ -18,6 +18,9 @@ pub(crate) struct Words {
     /// Per flag, whether its presence is asked for and whether it has been checked since:
     /// read on the slow path without the lock. Made at the first [`Words::arm_presence`].
     presence: OnceLock<Box<[AtomicU8]>>,
+    /// Whether someone asks for presence ([`Words::claim_presence`]): one at a time, since
+    /// each round takes what the checks noted.
+    presence_claimed: AtomicBool,
 }
 
 /// A flag's presence: not asked for, asked for, or checked since it was asked for. Asked
@@ -55,6 +58,7 @@ impl Words {
                 armed: Vec::new(),
             }),
             presence: OnceLock::new(),
+            presence_claimed: AtomicBool::new(false),
         }
     }
 
@@ -169,7 +173,17 @@ impl Words {
         seen
     }
 
-    /// No flag's presence is asked for any longer: every check is as before.
+    /// Takes the asking for presence for the caller; false while someone else has it, until
+    /// [`Words::disarm_presence`].
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn claim_presence(&self) -> bool {
+        self.presence_claimed
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// No flag's presence is asked for any longer: every check is as before, and someone
+    /// else may claim it.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn disarm_presence(&self) {
         if let Some(states) = self.presence.get() {
@@ -182,6 +196,8 @@ impl Words {
         for index in 0..self.slots.len() {
             self.apply(&marks, index);
         }
+        drop(marks);
+        self.presence_claimed.store(false, Ordering::SeqCst);
     }
 
     /// Whether flag `index`'s presence is asked for and not yet noted.

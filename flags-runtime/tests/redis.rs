@@ -1273,6 +1273,15 @@ fn a_flag_checked_once_is_seen_however_rarely_counts_sample() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(reporter.status().error, None);
+    // One reporter at a time; another once it is gone.
+    let again = runtime.report_counts(CountOptions::new(&server.url()));
+    assert!(
+        matches!(again, Err(StoreError::AlreadyCounting)),
+        "{again:?}"
+    );
+    drop(reporter);
+    let again = runtime.report_counts(CountOptions::new(&server.url()));
+    assert!(again.is_ok(), "{again:?}");
 }
 
 // ---- Announced changes are applied as they come, not read. ----

@@ -455,6 +455,12 @@ impl Runtime {
         self.words.arm_presence()
     }
 
+    /// Takes the asking for presence (one asker at a time); false while another has it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn claim_presence(&self) -> bool {
+        self.words.claim_presence()
+    }
+
     /// No flag's presence is asked for any longer.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn disarm_presence(&self) {

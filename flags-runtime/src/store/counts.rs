@@ -128,7 +128,8 @@ impl Runtime {
     /// check never waits on it, and counts that cannot be sent (Redis away) are kept and sent
     /// with the next.
     ///
-    /// Refused only for a URL that is not a Redis URL or an unknown environment.
+    /// Refused only for a URL that is not a Redis URL, an unknown environment, or while
+    /// another reporter of this runtime runs ([`StoreError::AlreadyCounting`]).
     pub fn report_counts(
         &'static self,
         options: CountOptions,
@@ -136,6 +137,9 @@ impl Runtime {
         let catalog = self.catalog();
         let environment = environment_for(self, options.environment.as_deref())?;
         let (client, server) = open(&options.url)?;
+        if !self.claim_presence() {
+            return Err(StoreError::AlreadyCounting);
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let status = Arc::new(Mutex::new(CountStatus::default()));
         let mut sampler = Sampler {
@@ -156,9 +160,12 @@ impl Runtime {
         let thread = std::thread::Builder::new()
             .name("flags-count-evaluations".into())
             .spawn(move || sampler.run())
-            .map_err(|error| StoreError::Redis {
-                server,
-                message: format!("cannot start the counting thread: {error}"),
+            .map_err(|error| {
+                self.disarm_presence();
+                StoreError::Redis {
+                    server,
+                    message: format!("cannot start the counting thread: {error}"),
+                }
             })?;
         Ok(CountReporter {
             stop,

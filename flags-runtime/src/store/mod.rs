@@ -110,6 +110,9 @@ pub enum StoreError {
         /// The environment.
         environment: String,
     },
+    /// [`Runtime::report_counts`](crate::Runtime::report_counts) while a reporter of the same
+    /// runtime runs: two would share which flags were checked, and each miss some.
+    AlreadyCounting,
 }
 
 impl fmt::Display for StoreError {
@@ -142,6 +145,10 @@ impl fmt::Display for StoreError {
             StoreError::InvalidDocument { document, message } => {
                 write!(f, "{document} cannot be restored: {message}")
             }
+            StoreError::AlreadyCounting => f.write_str(
+                "this runtime's evaluation counts are already reported: drop its CountReporter \
+                 before starting another",
+            ),
             StoreError::NoRecoveryRecord { environment } => write!(
                 f,
                 "the store of `{environment}` has no recovery record: no process that follows it \
