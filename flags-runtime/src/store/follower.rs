@@ -543,10 +543,7 @@ impl Subscriber {
         } else {
             self.source.remove_from_segment(&delta.segment, keys)
         };
-        let mut status = lock(&self.status);
-        status.version = delta.version;
-        status.applied += 1;
-        status.changes_applied += 1;
+        self.count_applied(delta.version);
         changed.is_ok()
     }
 
@@ -596,11 +593,16 @@ impl Subscriber {
             rejected.retain(|(flag, _)| *flag != Some(index));
         }
         self.source.set_entry(index, entry);
+        self.count_applied(change.version);
+        true
+    }
+
+    /// The status after a change applied as announced, which made `version`.
+    fn count_applied(&self, version: u64) {
         let mut status = lock(&self.status);
-        status.version = change.version;
+        status.version = version;
         status.applied += 1;
         status.changes_applied += 1;
-        true
     }
 
     /// The periodic check: reads the whole store only when its version, identity or
